@@ -48,7 +48,12 @@ pub enum Strategy {
 
 impl Strategy {
     /// Every strategy, in the order Kafka documents them.
-    pub const ALL: [Strategy; 4] = [Strategy::Range, Strategy::RoundRobin, Strategy::Sticky, Strategy::CooperativeSticky];
+    pub const ALL: [Strategy; 4] = [
+        Strategy::Range,
+        Strategy::RoundRobin,
+        Strategy::Sticky,
+        Strategy::CooperativeSticky,
+    ];
 
     /// The protocol name the assignor registers in JoinGroup.
     pub const fn name(self) -> &'static str {
@@ -91,7 +96,9 @@ pub enum AssignError {
         count: i64,
     },
     /// An owned partition with a negative number.
-    #[error("member {member} owns partition number {partition} (entry {index}), which cannot exist")]
+    #[error(
+        "member {member} owns partition number {partition} (entry {index}), which cannot exist"
+    )]
     InvalidOwnedPartition {
         /// The member's position in the input.
         member: usize,
@@ -126,7 +133,12 @@ impl Assignment {
         spec.members
             .iter()
             .zip(&self.members)
-            .map(|(m, parts)| (m.id.clone(), parts.iter().map(|&tp| spec.topic_partition(tp)).collect()))
+            .map(|(m, parts)| {
+                (
+                    m.id.clone(),
+                    parts.iter().map(|&tp| spec.topic_partition(tp)).collect(),
+                )
+            })
             .collect()
     }
 
@@ -174,7 +186,12 @@ pub(crate) fn kafka_member_order(spec: &GroupSpec) -> Vec<u32> {
 /// members in, so that the output does not depend on the input's order.
 pub(crate) fn member_id_order(spec: &GroupSpec) -> Vec<u32> {
     let mut order: Vec<u32> = (0..spec.members.len() as u32).collect();
-    order.sort_by(|&a, &b| java_string_cmp(spec.members[a as usize].id.as_str(), spec.members[b as usize].id.as_str()));
+    order.sort_by(|&a, &b| {
+        java_string_cmp(
+            spec.members[a as usize].id.as_str(),
+            spec.members[b as usize].id.as_str(),
+        )
+    });
     order
 }
 

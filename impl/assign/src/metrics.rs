@@ -23,10 +23,17 @@ pub fn validate(spec: &GroupSpec, assignment: &Assignment) -> Result<(), String>
         for &tp in parts {
             let name = || spec.topic_partition(tp);
             if !spec.exists(tp) {
-                return Err(format!("member {} is given {:?}, which does not exist", spec.members[m].id, tp));
+                return Err(format!(
+                    "member {} is given {:?}, which does not exist",
+                    spec.members[m].id, tp
+                ));
             }
             if !subscribes(spec, m as u32, tp.topic) {
-                return Err(format!("member {} is given {} but does not subscribe to its topic", spec.members[m].id, name()));
+                return Err(format!(
+                    "member {} is given {} but does not subscribe to its topic",
+                    spec.members[m].id,
+                    name()
+                ));
             }
             let o = &mut owner[dense.index(tp)];
             if *o != NONE {
@@ -52,7 +59,10 @@ pub fn validate(spec: &GroupSpec, assignment: &Assignment) -> Result<(), String>
         }
         for p in 0..topic.partitions {
             if owner[dense.index(Tp::new(t as u32, p))] == NONE {
-                return Err(format!("{}-{} is subscribed but assigned to nobody", topic.name, p));
+                return Err(format!(
+                    "{}-{} is subscribed but assigned to nobody",
+                    topic.name, p
+                ));
             }
         }
     }
@@ -69,11 +79,11 @@ pub fn is_balanced(spec: &GroupSpec, assignment: &Assignment) -> bool {
             min_subscriber[t as usize] = min_subscriber[t as usize].min(count[m]);
         }
     }
-    assignment
-        .members
-        .iter()
-        .enumerate()
-        .all(|(m, parts)| parts.iter().all(|tp| count[m] < min_subscriber[tp.topic as usize].saturating_add(2)))
+    assignment.members.iter().enumerate().all(|(m, parts)| {
+        parts
+            .iter()
+            .all(|tp| count[m] < min_subscriber[tp.topic as usize].saturating_add(2))
+    })
 }
 
 /// The smallest and largest number of partitions a member holds (0, 0 for an empty group).
@@ -89,7 +99,10 @@ pub fn moves(spec: &GroupSpec, assignment: &Assignment) -> usize {
     let previous = previous_owners(spec, &dense);
     let mut kept = 0usize;
     for (m, parts) in assignment.members.iter().enumerate() {
-        kept += parts.iter().filter(|&&tp| spec.exists(tp) && previous[dense.index(tp)] == m as u32).count();
+        kept += parts
+            .iter()
+            .filter(|&&tp| spec.exists(tp) && previous[dense.index(tp)] == m as u32)
+            .count();
     }
     previous.iter().filter(|&&o| o != NONE).count() - kept
 }

@@ -26,7 +26,9 @@ pub(crate) struct Dense {
 
 impl Dense {
     pub(crate) fn new(spec: &GroupSpec) -> Dense {
-        Dense { offsets: spec.partition_offsets() }
+        Dense {
+            offsets: spec.partition_offsets(),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -45,7 +47,10 @@ impl Dense {
 
 /// Whether `m` subscribes to `topic` (member topic lists are sorted).
 pub(crate) fn subscribes(spec: &GroupSpec, m: u32, topic: u32) -> bool {
-    spec.members[m as usize].topics.binary_search(&topic).is_ok()
+    spec.members[m as usize]
+        .topics
+        .binary_search(&topic)
+        .is_ok()
 }
 
 /// The valid previous owner of every partition ([`NONE`] where there is none).

@@ -54,7 +54,10 @@ mod tests {
         assert_eq!(
             named(&spec),
             vec![
-                ("C0".into(), vec!["t0-0".into(), "t0-1".into(), "t1-0".into(), "t1-1".into()]),
+                (
+                    "C0".into(),
+                    vec!["t0-0".into(), "t0-1".into(), "t1-0".into(), "t1-1".into()]
+                ),
                 ("C1".into(), vec!["t0-2".into(), "t1-2".into()]),
             ]
         );
@@ -71,7 +74,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             named(&spec),
-            vec![("c1".into(), vec!["wanted-0".into(), "wanted-1".into()]), ("c2".into(), vec![])]
+            vec![
+                ("c1".into(), vec!["wanted-0".into(), "wanted-1".into()]),
+                ("c2".into(), vec![])
+            ]
         );
     }
 

@@ -82,7 +82,10 @@ mod tests {
             named(&spec),
             vec![
                 ("c1".into(), vec!["t1-1".into(), "t2-0".into()]),
-                ("c0".into(), vec!["t1-0".into(), "t1-2".into(), "t2-1".into()]),
+                (
+                    "c0".into(),
+                    vec!["t1-0".into(), "t1-2".into(), "t2-1".into()]
+                ),
             ]
         );
     }
@@ -105,7 +108,10 @@ mod tests {
             vec![
                 ("C0".into(), vec!["t0-0".into()]),
                 ("C1".into(), vec!["t1-0".into()]),
-                ("C2".into(), vec!["t1-1".into(), "t2-0".into(), "t2-1".into(), "t2-2".into()]),
+                (
+                    "C2".into(),
+                    vec!["t1-1".into(), "t2-0".into(), "t2-1".into(), "t2-2".into()]
+                ),
             ]
         );
     }

@@ -92,7 +92,10 @@ pub struct MemberInput {
 
 impl MemberInput {
     /// A member subscribing to `topics`, owning nothing.
-    pub fn new<S: Into<String>>(id: impl Into<String>, topics: impl IntoIterator<Item = S>) -> Self {
+    pub fn new<S: Into<String>>(
+        id: impl Into<String>,
+        topics: impl IntoIterator<Item = S>,
+    ) -> Self {
         MemberInput {
             id: id.into(),
             topics: topics.into_iter().map(Into::into).collect(),
@@ -101,7 +104,11 @@ impl MemberInput {
     }
 
     /// The same member, reporting `owned` partitions from `generation`.
-    pub fn owning<S: Into<String>>(mut self, owned: impl IntoIterator<Item = (S, i32)>, generation: i32) -> Self {
+    pub fn owning<S: Into<String>>(
+        mut self,
+        owned: impl IntoIterator<Item = (S, i32)>,
+        generation: i32,
+    ) -> Self {
         self.owned = owned.into_iter().map(|(t, p)| (t.into(), p)).collect();
         self.generation = Some(generation);
         self
@@ -174,7 +181,8 @@ impl GroupSpec {
 
     /// Whether any member and any partition carry rack information.
     pub fn has_racks(&self) -> bool {
-        self.members.iter().any(|m| m.rack.is_some()) && self.topics.iter().any(|t| t.partition_racks.is_some())
+        self.members.iter().any(|m| m.rack.is_some())
+            && self.topics.iter().any(|t| t.partition_racks.is_some())
     }
 }
 
@@ -206,22 +214,33 @@ impl GroupSpecBuilder {
     pub fn build(self) -> Result<GroupSpec, AssignError> {
         let mut topics: Vec<TopicSpec> = Vec::with_capacity(self.topics.len());
         for (name, count) in self.topics {
-            let partitions = u32::try_from(count).map_err(|_| AssignError::InvalidPartitionCount {
-                topic: name.clone(),
-                count,
-            })?;
-            topics.push(TopicSpec { name, partitions, partition_racks: None });
+            let partitions =
+                u32::try_from(count).map_err(|_| AssignError::InvalidPartitionCount {
+                    topic: name.clone(),
+                    count,
+                })?;
+            topics.push(TopicSpec {
+                name,
+                partitions,
+                partition_racks: None,
+            });
         }
         topics.sort_by(|a, b| java_string_cmp(&a.name, &b.name));
         if let Some(w) = topics.windows(2).find(|w| w[0].name == w[1].name) {
             return Err(AssignError::DuplicateTopic(w[0].name.clone()));
         }
-        let index: HashMap<&str, u32> = topics.iter().enumerate().map(|(i, t)| (t.name.as_str(), i as u32)).collect();
+        let index: HashMap<&str, u32> = topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i as u32))
+            .collect();
 
         let mut racks = RackInterner::default();
         let mut racks_by_topic: Vec<Option<Vec<Vec<u32>>>> = vec![None; topics.len()];
         for (topic, lists) in &self.partition_racks {
-            let Some(&t) = index.get(topic.as_str()) else { continue };
+            let Some(&t) = index.get(topic.as_str()) else {
+                continue;
+            };
             let expected = topics[t as usize].partitions as usize;
             if lists.len() != expected {
                 return Err(AssignError::PartitionRacksLength {
@@ -258,7 +277,11 @@ impl GroupSpecBuilder {
             let topics_of_member = subscriptions
                 .entry(m.topics.as_slice())
                 .or_insert_with(|| {
-                    let mut ids: Vec<u32> = m.topics.iter().filter_map(|t| index.get(t.as_str()).copied()).collect();
+                    let mut ids: Vec<u32> = m
+                        .topics
+                        .iter()
+                        .filter_map(|t| index.get(t.as_str()).copied())
+                        .collect();
                     ids.sort_unstable();
                     ids.dedup();
                     ids
@@ -266,11 +289,12 @@ impl GroupSpecBuilder {
                 .clone();
             let mut owned = Vec::with_capacity(m.owned.len());
             for (j, (topic, partition)) in m.owned.iter().enumerate() {
-                let partition = u32::try_from(*partition).map_err(|_| AssignError::InvalidOwnedPartition {
-                    member: i,
-                    index: j,
-                    partition: *partition,
-                })?;
+                let partition =
+                    u32::try_from(*partition).map_err(|_| AssignError::InvalidOwnedPartition {
+                        member: i,
+                        index: j,
+                        partition: *partition,
+                    })?;
                 if let Some(&t) = index.get(topic.as_str()) {
                     owned.push(Tp::new(t, partition));
                 }
@@ -289,7 +313,11 @@ impl GroupSpecBuilder {
         for (t, r) in topics.iter_mut().zip(racks_by_topic) {
             t.partition_racks = r;
         }
-        Ok(GroupSpec { topics, members, racks: racks.names })
+        Ok(GroupSpec {
+            topics,
+            members,
+            racks: racks.names,
+        })
     }
 }
 
@@ -320,7 +348,10 @@ mod tests {
         let spec = GroupSpec::builder()
             .topic("b", 2)
             .topic("a", 1)
-            .member(MemberInput::new("c1", ["b", "missing", "a", "b"]).owning([("a", 0), ("gone", 3)], 4))
+            .member(
+                MemberInput::new("c1", ["b", "missing", "a", "b"])
+                    .owning([("a", 0), ("gone", 3)], 4),
+            )
             .build()
             .unwrap();
         assert_eq!(spec.topic_name(0), "a");
@@ -340,15 +371,38 @@ mod tests {
             .build();
         assert_eq!(dup, Err(AssignError::DuplicateMember("c1".into())));
         let neg = GroupSpec::builder().topic("t", -1).build();
-        assert_eq!(neg, Err(AssignError::InvalidPartitionCount { topic: "t".into(), count: -1 }));
+        assert_eq!(
+            neg,
+            Err(AssignError::InvalidPartitionCount {
+                topic: "t".into(),
+                count: -1
+            })
+        );
         let twice = GroupSpec::builder().topic("t", 1).topic("t", 2).build();
         assert_eq!(twice, Err(AssignError::DuplicateTopic("t".into())));
-        let racks = GroupSpec::builder().topic("t", 2).partition_racks("t", vec![vec!["r".into()]]).build();
-        assert_eq!(racks, Err(AssignError::PartitionRacksLength { topic: "t".into(), expected: 2, actual: 1 }));
+        let racks = GroupSpec::builder()
+            .topic("t", 2)
+            .partition_racks("t", vec![vec!["r".into()]])
+            .build();
+        assert_eq!(
+            racks,
+            Err(AssignError::PartitionRacksLength {
+                topic: "t".into(),
+                expected: 2,
+                actual: 1
+            })
+        );
         let owned = GroupSpec::builder()
             .topic("t", 2)
             .member(MemberInput::new("c1", ["t"]).owning([("t", -3)], 1))
             .build();
-        assert_eq!(owned, Err(AssignError::InvalidOwnedPartition { member: 0, index: 0, partition: -3 }));
+        assert_eq!(
+            owned,
+            Err(AssignError::InvalidOwnedPartition {
+                member: 0,
+                index: 0,
+                partition: -3
+            })
+        );
     }
 }

@@ -97,7 +97,10 @@ impl State<'_> {
     /// Every member subscribes to the same topics: quotas are ⌊P/M⌋ and ⌈P/M⌉.
     fn assign_equal(&mut self, previous: &[u32], order: &[u32]) {
         let topics = self.spec.members[0].topics.clone();
-        let total: usize = topics.iter().map(|&t| self.spec.topics[t as usize].partitions as usize).sum();
+        let total: usize = topics
+            .iter()
+            .map(|&t| self.spec.topics[t as usize].partitions as usize)
+            .sum();
         let members = order.len();
         let min_quota = total / members;
         let mut extra_slots = total % members; // members that may hold min_quota + 1
@@ -120,7 +123,8 @@ impl State<'_> {
             }
         }
 
-        let mut unassigned = Vec::with_capacity(total - self.out.iter().map(Vec::len).sum::<usize>());
+        let mut unassigned =
+            Vec::with_capacity(total - self.out.iter().map(Vec::len).sum::<usize>());
         for &t in &topics {
             for i in self.dense.range(t) {
                 if self.owner[i] == NONE {
@@ -150,7 +154,9 @@ impl State<'_> {
                 break;
             }
             if self.out[m as usize].len() == min_quota {
-                let tp = next.next().expect("an extra slot is left for every remaining partition");
+                let tp = next
+                    .next()
+                    .expect("an extra slot is left for every remaining partition");
                 self.give(m, tp);
                 extra_slots -= 1;
             }
@@ -175,7 +181,9 @@ impl State<'_> {
 
         // Topics with fewer subscribers have fewer places to go: fill them first.
         let mut topic_order: Vec<u32> = (0..spec.topics.len() as u32)
-            .filter(|&t| !subscribers[t as usize].is_empty() && spec.topics[t as usize].partitions > 0)
+            .filter(|&t| {
+                !subscribers[t as usize].is_empty() && spec.topics[t as usize].partitions > 0
+            })
             .collect();
         topic_order.sort_by_key(|&t| (subscribers[t as usize].len(), t));
 
@@ -203,10 +211,15 @@ impl State<'_> {
         loop {
             let mut moved = false;
             for &t in &topic_order {
-                while let Some((from, to, i)) = self.improving_move(t, &subscribers[t as usize], &rank, previous) {
+                while let Some((from, to, i)) =
+                    self.improving_move(t, &subscribers[t as usize], &rank, previous)
+                {
                     let tp = Tp::new(t, (i - self.dense.range(t).start) as u32);
                     let list = &mut self.out[from as usize];
-                    let at = list.iter().position(|&x| x == tp).expect("owner lists its partition");
+                    let at = list
+                        .iter()
+                        .position(|&x| x == tp)
+                        .expect("owner lists its partition");
                     list.swap_remove(at);
                     self.owner[i] = NONE;
                     self.give(to, tp);
@@ -221,7 +234,13 @@ impl State<'_> {
 
     /// A move of one partition of `t` from its most loaded holder to its least loaded subscriber
     /// that leaves them closer in count, if there is one: (from, to, dense index).
-    fn improving_move(&self, t: u32, subs: &[u32], rank: &[u32], previous: &[u32]) -> Option<(u32, u32, usize)> {
+    fn improving_move(
+        &self,
+        t: u32,
+        subs: &[u32],
+        rank: &[u32],
+        previous: &[u32],
+    ) -> Option<(u32, u32, usize)> {
         let count = |m: u32| self.out[m as usize].len();
         let to = *subs.iter().min_by_key(|&&m| (count(m), rank[m as usize]))?;
         let range = self.dense.range(t);
