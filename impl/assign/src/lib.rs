@@ -25,6 +25,7 @@ mod range;
 mod roundrobin;
 mod spec;
 mod sticky;
+mod subs;
 
 pub use spec::{GroupSpec, GroupSpecBuilder, MemberInput, MemberSpec, TopicSpec, Tp};
 
@@ -193,15 +194,4 @@ pub(crate) fn member_id_order(spec: &GroupSpec) -> Vec<u32> {
         )
     });
     order
-}
-
-/// For each topic, the members subscribing to it, in the order `order` visits members.
-pub(crate) fn subscribers_by_topic(spec: &GroupSpec, order: &[u32]) -> Vec<Vec<u32>> {
-    let mut subscribers: Vec<Vec<u32>> = vec![Vec::new(); spec.topics.len()];
-    for &m in order {
-        for &t in &spec.members[m as usize].topics {
-            subscribers[t as usize].push(m);
-        }
-    }
-    subscribers
 }

@@ -4,7 +4,8 @@
 //! The property tests state the assignors' guarantees with these functions, and `kgroup bench`
 //! reports them next to the timings.
 
-use crate::ownership::{previous_owners, subscribes, Dense, NONE};
+use crate::ownership::{previous_owners, Dense, NONE};
+use crate::subs::Subscriptions;
 use crate::{Assignment, GroupSpec, Tp};
 
 /// Checks that every partition of every topic some member subscribes to is assigned exactly once,
@@ -18,6 +19,7 @@ pub fn validate(spec: &GroupSpec, assignment: &Assignment) -> Result<(), String>
         ));
     }
     let dense = Dense::new(spec);
+    let subs = Subscriptions::new(spec);
     let mut owner = vec![NONE; dense.len()];
     for (m, parts) in assignment.members.iter().enumerate() {
         for &tp in parts {
@@ -28,7 +30,7 @@ pub fn validate(spec: &GroupSpec, assignment: &Assignment) -> Result<(), String>
                     spec.members[m].id, tp
                 ));
             }
-            if !subscribes(spec, m as u32, tp.topic) {
+            if !subs.subscribes(m as u32, tp.topic) {
                 return Err(format!(
                     "member {} is given {} but does not subscribe to its topic",
                     spec.members[m].id,
@@ -49,7 +51,7 @@ pub fn validate(spec: &GroupSpec, assignment: &Assignment) -> Result<(), String>
     }
     let mut subscribed = vec![false; spec.topics.len()];
     for m in &spec.members {
-        for &t in &m.topics {
+        for &t in m.topics.iter() {
             subscribed[t as usize] = true;
         }
     }
@@ -75,7 +77,7 @@ pub fn is_balanced(spec: &GroupSpec, assignment: &Assignment) -> bool {
     let count: Vec<usize> = assignment.members.iter().map(Vec::len).collect();
     let mut min_subscriber = vec![usize::MAX; spec.topics.len()];
     for (m, member) in spec.members.iter().enumerate() {
-        for &t in &member.topics {
+        for &t in member.topics.iter() {
             min_subscriber[t as usize] = min_subscriber[t as usize].min(count[m]);
         }
     }
@@ -96,7 +98,7 @@ pub fn spread(assignment: &Assignment) -> (usize, usize) {
 /// rules) are assigned to a different member, or withheld.
 pub fn moves(spec: &GroupSpec, assignment: &Assignment) -> usize {
     let dense = Dense::new(spec);
-    let previous = previous_owners(spec, &dense);
+    let previous = previous_owners(spec, &Subscriptions::new(spec), &dense);
     let mut kept = 0usize;
     for (m, parts) in assignment.members.iter().enumerate() {
         kept += parts

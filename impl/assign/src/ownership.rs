@@ -11,7 +11,9 @@
 //!
 //! Partitions are numbered densely (topic by topic) so that the tables here are flat arrays.
 
+use crate::subs::Subscriptions;
 use crate::{GroupSpec, Tp};
+use std::collections::HashMap;
 
 /// No member.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -45,41 +47,45 @@ impl Dense {
     }
 }
 
-/// Whether `m` subscribes to `topic` (member topic lists are sorted).
-pub(crate) fn subscribes(spec: &GroupSpec, m: u32, topic: u32) -> bool {
-    spec.members[m as usize]
-        .topics
-        .binary_search(&topic)
-        .is_ok()
-}
-
 /// The valid previous owner of every partition ([`NONE`] where there is none).
-pub(crate) fn previous_owners(spec: &GroupSpec, dense: &Dense) -> Vec<u32> {
+///
+/// A member's claims all share its generation, so the table keeps only the owner; the few
+/// partitions with cancelled claims keep their generation aside, since a later claim with a
+/// higher generation still wins them.
+pub(crate) fn previous_owners(spec: &GroupSpec, subs: &Subscriptions, dense: &Dense) -> Vec<u32> {
     let mut owner = vec![NONE; dense.len()];
-    let mut generation = vec![i32::MIN; dense.len()];
+    let mut cancelled: HashMap<usize, i32> = HashMap::new();
     for (m, member) in spec.members.iter().enumerate() {
         let m = m as u32;
+        let g = member.generation;
         for &tp in &member.owned {
-            if !spec.exists(tp) || !subscribes(spec, m, tp.topic) {
+            if !spec.exists(tp) || !subs.subscribes(m, tp.topic) {
                 continue;
             }
             let i = dense.index(tp);
-            let g = member.generation;
-            if owner[i] == m {
-                continue; // listed twice by the same member
-            }
-            if (owner[i] == NONE && generation[i] == i32::MIN) || g > generation[i] {
-                owner[i] = m;
-                generation[i] = g;
-            } else if g == generation[i] {
-                owner[i] = MANY;
+            match owner[i] {
+                NONE => owner[i] = m,
+                MANY => {
+                    if g > cancelled[&i] {
+                        owner[i] = m;
+                        cancelled.remove(&i);
+                    }
+                }
+                other if other == m => {} // listed twice by the same member
+                other => {
+                    let other_generation = spec.members[other as usize].generation;
+                    if g > other_generation {
+                        owner[i] = m;
+                    } else if g == other_generation {
+                        owner[i] = MANY;
+                        cancelled.insert(i, g);
+                    }
+                }
             }
         }
     }
-    for o in &mut owner {
-        if *o == MANY {
-            *o = NONE;
-        }
+    for i in cancelled.into_keys() {
+        owner[i] = NONE;
     }
     owner
 }

@@ -6,21 +6,27 @@
 //! subscribers get ⌈P/S⌉ partitions and the others ⌊P/S⌋. The output is Kafka's exactly.
 //! Rack-aware assignment (KIP-881) is in [`crate::range::rack`].
 
-use crate::{kafka_member_order, subscribers_by_topic, GroupSpec, Tp};
+use crate::subs::Subscriptions;
+use crate::{kafka_member_order, GroupSpec, Tp};
 
 pub(crate) fn assign(spec: &GroupSpec) -> Vec<Vec<Tp>> {
     let order = kafka_member_order(spec);
-    let subscribers = subscribers_by_topic(spec, &order);
+    let subscriptions = Subscriptions::new(spec);
     let mut out: Vec<Vec<Tp>> = vec![Vec::new(); spec.members.len()];
     for (t, topic) in spec.topics.iter().enumerate() {
-        let subs = &subscribers[t];
-        if subs.is_empty() || topic.partitions == 0 {
+        if topic.partitions == 0 || !subscriptions.anyone(t as u32) {
             continue;
         }
+        let subs = subscriptions.subscribers(t as u32, &order);
         let s = subs.len() as u32;
         let (per, extra) = (topic.partitions / s, topic.partitions % s);
         let mut next = 0u32;
-        for (i, &m) in subs.iter().enumerate() {
+        // With more subscribers than partitions only the first ones get any: stop there.
+        for (i, &m) in subs
+            .iter()
+            .enumerate()
+            .take(topic.partitions.min(s) as usize)
+        {
             let len = per + u32::from((i as u32) < extra);
             out[m as usize].extend((next..next + len).map(|p| Tp::new(t as u32, p)));
             next += len;

@@ -9,6 +9,7 @@
 //! which gives the same member in O(log members) rather than O(members). Round-robin is not
 //! rack-aware in Kafka (KIP-881 covers range and the sticky assignors), so racks are ignored.
 
+use crate::subs::Subscriptions;
 use crate::{kafka_member_order, GroupSpec, Tp};
 
 pub(crate) fn assign(spec: &GroupSpec) -> Vec<Vec<Tp>> {
@@ -18,18 +19,10 @@ pub(crate) fn assign(spec: &GroupSpec) -> Vec<Vec<Tp>> {
     if n == 0 {
         return out;
     }
-    // For each topic, the cycle positions (indices into `order`) of its subscribers, ascending.
-    let mut positions: Vec<Vec<u32>> = vec![Vec::new(); spec.topics.len()];
-    for (pos, &m) in order.iter().enumerate() {
-        for &t in &spec.members[m as usize].topics {
-            positions[t as usize].push(pos as u32);
-        }
-    }
-    let subscribed_partitions: usize = positions
-        .iter()
-        .zip(&spec.topics)
-        .filter(|(p, _)| !p.is_empty())
-        .map(|(_, t)| t.partitions as usize)
+    let subscriptions = Subscriptions::new(spec);
+    let subscribed_partitions: usize = (0..spec.topics.len())
+        .filter(|&t| subscriptions.anyone(t as u32))
+        .map(|t| spec.topics[t].partitions as usize)
         .sum();
     for parts in &mut out {
         parts.reserve(subscribed_partitions / n + 1);
@@ -37,11 +30,18 @@ pub(crate) fn assign(spec: &GroupSpec) -> Vec<Vec<Tp>> {
 
     let mut cursor = 0usize; // position in the cycle of the member whose turn it is
     for (t, topic) in spec.topics.iter().enumerate() {
-        let subs = &positions[t];
-        if subs.is_empty() {
+        if topic.partitions == 0 || !subscriptions.anyone(t as u32) {
             continue;
         }
-        let everyone = subs.len() == n;
+        let everyone = subscriptions.everyone(t as u32);
+        // The cycle positions (indices into `order`) of the topic's subscribers, ascending.
+        let subs: Vec<u32> = if everyone {
+            Vec::new()
+        } else {
+            (0..n as u32)
+                .filter(|&pos| subscriptions.subscribes(order[pos as usize], t as u32))
+                .collect()
+        };
         for p in 0..topic.partitions {
             let pos = if everyone {
                 cursor

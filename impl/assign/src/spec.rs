@@ -12,6 +12,7 @@
 use crate::AssignError;
 use kgroup_protocol::{java_string_cmp, GroupInstanceId, MemberId, TopicPartition};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A partition as the assignors see it: the index of its topic in [`GroupSpec::topics`] and its
 /// partition number. Ordered as Kafka orders topic partitions (topic name, then partition).
@@ -52,8 +53,9 @@ pub struct MemberSpec {
     /// The member's rack (`client.rack`), an index into [`GroupSpec::racks`].
     pub rack: Option<u32>,
     /// The subscribed topics that exist, as sorted topic indices. Subscriptions to topics the
-    /// group does not know are dropped: Kafka assigns nothing for them.
-    pub topics: Vec<u32>,
+    /// group does not know are dropped: Kafka assigns nothing for them. Members that send the
+    /// same subscription share one list, which lets the assignors treat them as one class.
+    pub topics: Arc<[u32]>,
     /// The partitions the member reports it owns (subscription v1+, or the sticky user data),
     /// as sent: they may be stale, out of range, unsubscribed or claimed by others too. Claims on
     /// topics the group does not know are dropped when the spec is built.
@@ -271,7 +273,7 @@ impl GroupSpecBuilder {
 
         // Members often share one subscription: intern subscriptions so each distinct list of
         // names is resolved once.
-        let mut subscriptions: HashMap<&[String], Vec<u32>> = HashMap::new();
+        let mut subscriptions: HashMap<&[String], Arc<[u32]>> = HashMap::new();
         let mut members = Vec::with_capacity(self.members.len());
         for (i, m) in self.members.iter().enumerate() {
             let topics_of_member = subscriptions
@@ -284,7 +286,7 @@ impl GroupSpecBuilder {
                         .collect();
                     ids.sort_unstable();
                     ids.dedup();
-                    ids
+                    Arc::from(ids)
                 })
                 .clone();
             let mut owned = Vec::with_capacity(m.owned.len());
@@ -356,7 +358,7 @@ mod tests {
             .unwrap();
         assert_eq!(spec.topic_name(0), "a");
         assert_eq!(spec.topic_name(1), "b");
-        assert_eq!(spec.members[0].topics, vec![0, 1]);
+        assert_eq!(&*spec.members[0].topics, &[0, 1]);
         assert_eq!(spec.members[0].owned, vec![Tp::new(0, 0)]);
         assert_eq!(spec.members[0].generation, 4);
         assert_eq!(spec.topic_index("b"), Some(1));

@@ -19,7 +19,8 @@
 //! move improves balance.
 
 use crate::ownership::{claimants, previous_owners, Dense, NONE};
-use crate::{member_id_order, subscribers_by_topic, GroupSpec, Tp};
+use crate::subs::Subscriptions;
+use crate::{member_id_order, GroupSpec, Tp};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -30,26 +31,20 @@ pub(crate) enum Flavor {
 }
 
 pub(crate) fn assign(spec: &GroupSpec, flavor: Flavor) -> Vec<Vec<Tp>> {
-    let dense = Dense::new(spec);
-    let previous = previous_owners(spec, &dense);
-    let order = member_id_order(spec);
-    let mut state = State {
-        spec,
-        dense: &dense,
-        owner: vec![NONE; dense.len()],
-        out: vec![Vec::new(); spec.members.len()],
-    };
     if spec.members.is_empty() {
-        return state.out;
+        return Vec::new();
     }
-    let equal = spec.members.windows(2).all(|w| w[0].topics == w[1].topics);
-    if equal {
-        state.assign_equal(&previous, &order);
+    let dense = Dense::new(spec);
+    let subs = Subscriptions::new(spec);
+    let previous = previous_owners(spec, &subs, &dense);
+    let order = member_id_order(spec);
+    let mut out = if subs.all_equal() {
+        assign_equal(spec, &dense, previous, &order)
     } else {
-        state.assign_general(&previous, &order);
-    }
-    let mut out = state.out;
-    if flavor == Flavor::Cooperative {
+        General::new(spec, &dense, &subs, &previous, &order).run()
+    };
+    // With no claims at all (a new group) nothing can be withheld.
+    if flavor == Flavor::Cooperative && spec.members.iter().any(|m| !m.owned.is_empty()) {
         let claimed = claimants(spec, &dense);
         for (m, parts) in out.iter_mut().enumerate() {
             parts.retain(|&tp| {
@@ -65,15 +60,142 @@ pub(crate) fn assign(spec: &GroupSpec, flavor: Flavor) -> Vec<Vec<Tp>> {
     out
 }
 
-struct State<'a> {
+/// The valid previous partitions of `m` (those `previous` gives it), sorted, into `buf`.
+fn previous_of(spec: &GroupSpec, dense: &Dense, previous: &[u32], m: u32, buf: &mut Vec<Tp>) {
+    buf.clear();
+    buf.extend(
+        spec.members[m as usize]
+            .owned
+            .iter()
+            .copied()
+            .filter(|&tp| spec.exists(tp) && previous[dense.index(tp)] == m),
+    );
+    buf.sort_unstable();
+    buf.dedup();
+}
+
+/// Every member subscribes to the same topics: quotas are ⌊P/M⌋ and ⌈P/M⌉.
+///
+/// `table` starts as the previous owners and ends as the new ones: a partition a member keeps
+/// keeps its entry, one it gives up is cleared, and the cleared ones are dealt.
+fn assign_equal(
+    spec: &GroupSpec,
+    dense: &Dense,
+    mut table: Vec<u32>,
+    order: &[u32],
+) -> Vec<Vec<Tp>> {
+    let topics = spec.members[0].topics.clone();
+    let total: usize = topics
+        .iter()
+        .map(|&t| spec.topics[t as usize].partitions as usize)
+        .sum();
+    let min_quota = total / order.len();
+    let mut extra_slots = total % order.len(); // members that may hold min_quota + 1
+    let mut out: Vec<Vec<Tp>> = (0..spec.members.len())
+        .map(|_| Vec::with_capacity(min_quota + 1))
+        .collect();
+
+    // Keep previous partitions up to quota; the first members (in id order) holding more than
+    // the minimum take the extra slots.
+    let mut mine = Vec::new();
+    for &m in order {
+        previous_of(spec, dense, &table, m, &mut mine);
+        let quota = if mine.len() > min_quota && extra_slots > 0 {
+            extra_slots -= 1;
+            min_quota + 1
+        } else {
+            min_quota.min(mine.len())
+        };
+        for &tp in &mine[quota..] {
+            table[dense.index(tp)] = NONE;
+        }
+        out[m as usize].extend_from_slice(&mine[..quota]);
+    }
+
+    // Deal the free partitions, in order, round-robin to the members below the minimum quota,
+    // then one each to members at the minimum while extra slots remain.
+    let mut free = topics.iter().flat_map(|&t| {
+        let start = dense.range(t).start;
+        dense
+            .range(t)
+            .map(move |i| (i, Tp::new(t, (i - start) as u32)))
+    });
+    let mut next_free = |table: &mut [u32], m: u32| loop {
+        let (i, tp) = free.next().expect("quotas cover every partition");
+        if table[i] == NONE {
+            table[i] = m;
+            return tp;
+        }
+    };
+    let mut needy: Vec<(u32, usize)> = order
+        .iter()
+        .map(|&m| (m, min_quota - out[m as usize].len()))
+        .filter(|&(_, need)| need > 0)
+        .collect();
+    while !needy.is_empty() {
+        needy.retain_mut(|(m, need)| {
+            let tp = next_free(&mut table, *m);
+            out[*m as usize].push(tp);
+            *need -= 1;
+            *need > 0
+        });
+    }
+    for &m in order {
+        if extra_slots == 0 {
+            break;
+        }
+        if out[m as usize].len() == min_quota {
+            let tp = next_free(&mut table, m);
+            out[m as usize].push(tp);
+            extra_slots -= 1;
+        }
+    }
+    assert!(
+        free.all(|(i, _)| table[i] != NONE),
+        "every partition is assigned"
+    );
+    out
+}
+
+/// Subscriptions differ: keep, fill least-loaded first, then rebalance by single moves.
+struct General<'a> {
     spec: &'a GroupSpec,
     dense: &'a Dense,
+    previous: &'a [u32],
+    /// Per topic, its subscribers in visiting order.
+    subscribers: Vec<Vec<u32>>,
+    /// Per member, its position in the visiting order (the tie-break).
+    rank: Vec<u32>,
     /// The new owner of every partition.
     owner: Vec<u32>,
     out: Vec<Vec<Tp>>,
 }
 
-impl State<'_> {
+impl<'a> General<'a> {
+    fn new(
+        spec: &'a GroupSpec,
+        dense: &'a Dense,
+        subs: &Subscriptions,
+        previous: &'a [u32],
+        order: &[u32],
+    ) -> Self {
+        let mut rank = vec![0u32; spec.members.len()];
+        for (r, &m) in order.iter().enumerate() {
+            rank[m as usize] = r as u32;
+        }
+        General {
+            spec,
+            dense,
+            previous,
+            subscribers: (0..spec.topics.len() as u32)
+                .map(|t| subs.subscribers(t, order).into_owned())
+                .collect(),
+            rank,
+            owner: vec![NONE; dense.len()],
+            out: vec![Vec::new(); spec.members.len()],
+        }
+    }
+
     fn give(&mut self, m: u32, tp: Tp) {
         let i = self.dense.index(tp);
         debug_assert_eq!(self.owner[i], NONE);
@@ -81,100 +203,12 @@ impl State<'_> {
         self.out[m as usize].push(tp);
     }
 
-    /// The valid previous partitions of `m`, sorted, without repeats.
-    fn kept_candidates(&self, previous: &[u32], m: u32) -> Vec<Tp> {
-        let mut mine: Vec<Tp> = self.spec.members[m as usize]
-            .owned
-            .iter()
-            .copied()
-            .filter(|&tp| self.spec.exists(tp) && previous[self.dense.index(tp)] == m)
-            .collect();
-        mine.sort_unstable();
-        mine.dedup();
-        mine
-    }
-
-    /// Every member subscribes to the same topics: quotas are ⌊P/M⌋ and ⌈P/M⌉.
-    fn assign_equal(&mut self, previous: &[u32], order: &[u32]) {
-        let topics = self.spec.members[0].topics.clone();
-        let total: usize = topics
-            .iter()
-            .map(|&t| self.spec.topics[t as usize].partitions as usize)
-            .sum();
-        let members = order.len();
-        let min_quota = total / members;
-        let mut extra_slots = total % members; // members that may hold min_quota + 1
-        for parts in &mut self.out {
-            parts.reserve(min_quota + 1);
-        }
-
-        // Keep previous partitions up to quota; the first members (in id order) holding more than
-        // the minimum take the extra slots.
-        for &m in order {
-            let mine = self.kept_candidates(previous, m);
-            let quota = if mine.len() > min_quota && extra_slots > 0 {
-                extra_slots -= 1;
-                min_quota + 1
-            } else {
-                min_quota
-            };
-            for &tp in mine.iter().take(quota) {
-                self.give(m, tp);
-            }
-        }
-
-        let mut unassigned =
-            Vec::with_capacity(total - self.out.iter().map(Vec::len).sum::<usize>());
-        for &t in &topics {
-            for i in self.dense.range(t) {
-                if self.owner[i] == NONE {
-                    unassigned.push(Tp::new(t, (i - self.dense.range(t).start) as u32));
-                }
-            }
-        }
-        let mut next = unassigned.into_iter();
-
-        // Deal round-robin to the members below the minimum quota, then one each to members at
-        // the minimum while extra slots remain.
-        let mut needy: Vec<(u32, usize)> = order
-            .iter()
-            .map(|&m| (m, min_quota.saturating_sub(self.out[m as usize].len())))
-            .filter(|&(_, need)| need > 0)
-            .collect();
-        while !needy.is_empty() {
-            needy.retain_mut(|(m, need)| {
-                let tp = next.next().expect("quotas cover every partition");
-                self.give(*m, tp);
-                *need -= 1;
-                *need > 0
-            });
-        }
-        for &m in order {
-            if extra_slots == 0 {
-                break;
-            }
-            if self.out[m as usize].len() == min_quota {
-                let tp = next
-                    .next()
-                    .expect("an extra slot is left for every remaining partition");
-                self.give(m, tp);
-                extra_slots -= 1;
-            }
-        }
-        assert!(next.next().is_none(), "every partition is assigned");
-    }
-
-    /// Subscriptions differ: keep, fill least-loaded first, then rebalance by single moves.
-    fn assign_general(&mut self, previous: &[u32], order: &[u32]) {
+    fn run(mut self) -> Vec<Vec<Tp>> {
         let spec = self.spec;
-        let subscribers = subscribers_by_topic(spec, order);
-        let mut rank = vec![0u32; spec.members.len()];
-        for (r, &m) in order.iter().enumerate() {
-            rank[m as usize] = r as u32;
-        }
-
-        for &m in order {
-            for tp in self.kept_candidates(previous, m) {
+        let mut mine = Vec::new();
+        for m in 0..spec.members.len() as u32 {
+            previous_of(spec, self.dense, self.previous, m, &mut mine);
+            for &tp in &mine {
                 self.give(m, tp);
             }
         }
@@ -182,19 +216,19 @@ impl State<'_> {
         // Topics with fewer subscribers have fewer places to go: fill them first.
         let mut topic_order: Vec<u32> = (0..spec.topics.len() as u32)
             .filter(|&t| {
-                !subscribers[t as usize].is_empty() && spec.topics[t as usize].partitions > 0
+                !self.subscribers[t as usize].is_empty() && spec.topics[t as usize].partitions > 0
             })
             .collect();
-        topic_order.sort_by_key(|&t| (subscribers[t as usize].len(), t));
+        topic_order.sort_by_key(|&t| (self.subscribers[t as usize].len(), t));
 
         for &t in &topic_order {
             let range = self.dense.range(t);
             if range.clone().all(|i| self.owner[i] != NONE) {
                 continue;
             }
-            let mut heap: BinaryHeap<Reverse<(usize, u32, u32)>> = subscribers[t as usize]
+            let mut heap: BinaryHeap<Reverse<(usize, u32, u32)>> = self.subscribers[t as usize]
                 .iter()
-                .map(|&m| Reverse((self.out[m as usize].len(), rank[m as usize], m)))
+                .map(|&m| Reverse((self.out[m as usize].len(), self.rank[m as usize], m)))
                 .collect();
             for i in range.clone() {
                 if self.owner[i] != NONE {
@@ -211,9 +245,7 @@ impl State<'_> {
         loop {
             let mut moved = false;
             for &t in &topic_order {
-                while let Some((from, to, i)) =
-                    self.improving_move(t, &subscribers[t as usize], &rank, previous)
-                {
+                while let Some((from, to, i)) = self.improving_move(t) {
                     let tp = Tp::new(t, (i - self.dense.range(t).start) as u32);
                     let list = &mut self.out[from as usize];
                     let at = list
@@ -230,33 +262,28 @@ impl State<'_> {
                 break;
             }
         }
+        self.out
     }
 
     /// A move of one partition of `t` from its most loaded holder to its least loaded subscriber
     /// that leaves them closer in count, if there is one: (from, to, dense index).
-    fn improving_move(
-        &self,
-        t: u32,
-        subs: &[u32],
-        rank: &[u32],
-        previous: &[u32],
-    ) -> Option<(u32, u32, usize)> {
+    fn improving_move(&self, t: u32) -> Option<(u32, u32, usize)> {
         let count = |m: u32| self.out[m as usize].len();
-        let to = *subs.iter().min_by_key(|&&m| (count(m), rank[m as usize]))?;
+        let to = *self.subscribers[t as usize]
+            .iter()
+            .min_by_key(|&&m| (count(m), self.rank[m as usize]))?;
         let range = self.dense.range(t);
         let from = range
             .clone()
             .map(|i| self.owner[i])
-            .max_by_key(|&m| (count(m), Reverse(rank[m as usize])))?;
+            .max_by_key(|&m| (count(m), Reverse(self.rank[m as usize])))?;
         if count(from) < count(to) + 2 {
             return None;
         }
         // Prefer giving up a partition `from` did not own before, and one `to` did.
-        let held: Vec<usize> = range.filter(|&i| self.owner[i] == from).collect();
-        let i = held
-            .iter()
-            .copied()
-            .max_by_key(|&i| (previous[i] == to, previous[i] != from))
+        let i = range
+            .filter(|&i| self.owner[i] == from)
+            .max_by_key(|&i| (self.previous[i] == to, self.previous[i] != from))
             .expect("the donor holds a partition of the topic");
         Some((from, to, i))
     }
