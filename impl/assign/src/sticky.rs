@@ -129,7 +129,7 @@ fn assign_equal(
     };
     let mut needy: Vec<(u32, usize)> = order
         .iter()
-        .map(|&m| (m, min_quota - out[m as usize].len()))
+        .map(|&m| (m, min_quota.saturating_sub(out[m as usize].len())))
         .filter(|&(_, need)| need > 0)
         .collect();
     while !needy.is_empty() {
