@@ -318,14 +318,32 @@ proptest! {
     }
 
     #[test]
-    fn cooperative_hands_over_in_the_follow_up_round(g in group(4, 12, 8, false, true)) {
-        // Members revoke what they were not given and report the rest; the follow-up round
-        // assigns every subscribed partition.
+    fn cooperative_hands_over_in_the_follow_up_round(g in group(4, 12, 8, true, true)) {
+        // Equal subscriptions: members revoke what they were not given and report the rest; the
+        // follow-up round assigns every subscribed partition.
         let spec = g.spec();
         let first = assign(Strategy::CooperativeSticky, &spec);
         let second_spec = next_round(&spec, &first, 7);
         let second = assign(Strategy::CooperativeSticky, &second_spec);
         prop_assert_eq!(metrics::validate(&second_spec, &second), Ok(()));
+    }
+
+    #[test]
+    fn cooperative_rounds_converge(g in group(4, 12, 8, false, true)) {
+        // Any subscriptions: repeated rounds reach a complete assignment, then stay there.
+        let mut spec = g.spec();
+        let mut rounds = 0;
+        loop {
+            let a = assign(Strategy::CooperativeSticky, &spec);
+            if metrics::validate(&spec, &a).is_ok() {
+                let again = next_round(&spec, &a, 100 + rounds);
+                prop_assert_eq!(assign(Strategy::CooperativeSticky, &again), a);
+                break;
+            }
+            rounds += 1;
+            prop_assert!(rounds <= 4, "no complete assignment after {} rounds", rounds);
+            spec = next_round(&spec, &a, 10 + rounds);
+        }
     }
 
     #[test]
