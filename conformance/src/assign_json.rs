@@ -81,7 +81,11 @@ pub fn parse_request(input: &[u8]) -> Result<Request, RequestError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         // serde_json's message ends with "at line L column C"; keep it, it locates the value.
-        let path = if path == "." { "$".to_owned() } else { path };
+        let path = if path == "." || path == "?" {
+            "$".to_owned()
+        } else {
+            path
+        };
         error(path, inner.to_string())
     })?;
     de.end()

@@ -1,0 +1,241 @@
+//! The `kgroup` binary as users call it: exit codes, stderr, and the JSON answers.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn kgroup(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kgroup"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kgroup runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn assign_ok(request: &str) -> serde_json::Value {
+    let out = kgroup(&["assign"], request);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty());
+    serde_json::from_slice(&out.stdout).expect("the answer is JSON")
+}
+
+#[test]
+fn t10_assign_answers_the_documented_example() {
+    let request = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/examples/assign-request.json"
+    ))
+    .unwrap();
+    insta::assert_json_snapshot!("docs_example", assign_ok(&request));
+}
+
+#[test]
+fn t11_range_with_static_members_and_uneven_topics() {
+    insta::assert_json_snapshot!(assign_ok(
+        r#"{"strategy": "range", "topics": {"a": 7, "b": 2, "idle": 4},
+            "members": [{"id": "m-3", "topics": ["a", "b"]},
+                        {"id": "m-1", "topics": ["a"], "instance_id": "host-2"},
+                        {"id": "m-2", "topics": ["a", "b", "absent"], "instance_id": "host-1"}]}"#
+    ));
+}
+
+#[test]
+fn t12_roundrobin_with_unequal_subscriptions() {
+    insta::assert_json_snapshot!(assign_ok(
+        r#"{"strategy": "roundrobin", "topics": {"t0": 1, "t1": 2, "t2": 3},
+            "members": [{"id": "C0", "topics": ["t0"]}, {"id": "C1", "topics": ["t0", "t1"]},
+                        {"id": "C2", "topics": ["t0", "t1", "t2"]}]}"#
+    ));
+}
+
+#[test]
+fn t13_sticky_resolves_claims_by_generation() {
+    // c1 claims t-0 in generation 2 but c2 in generation 3; c1 and c3 both claim t-4 in
+    // generation 3 (the claims cancel); c3 claims t-9, which no longer exists.
+    insta::assert_json_snapshot!(assign_ok(
+        r#"{"strategy": "sticky", "topics": {"t": 6},
+            "members": [{"id": "c1", "topics": ["t"], "owned": [["t", 0], ["t", 1], ["t", 4]], "generation": 3},
+                        {"id": "c2", "topics": ["t"], "owned": [["t", 0], ["t", 2]], "generation": 4},
+                        {"id": "c3", "topics": ["t"], "owned": [["t", 4], ["t", 9]], "generation": 3}]}"#
+    ));
+}
+
+#[test]
+fn t14_sticky_with_unequal_subscriptions() {
+    insta::assert_json_snapshot!(assign_ok(
+        r#"{"strategy": "sticky", "topics": {"x": 4, "y": 4, "z": 2},
+            "members": [{"id": "a", "topics": ["x", "y", "z"], "owned": [["x", 0], ["x", 1], ["x", 2], ["x", 3], ["y", 0]], "generation": 2},
+                        {"id": "b", "topics": ["y"], "owned": [["y", 1]], "generation": 2},
+                        {"id": "c", "topics": ["x", "z"]}]}"#
+    ));
+}
+
+#[test]
+fn t15_cooperative_withholds_then_hands_over() {
+    let first = assign_ok(
+        r#"{"strategy": "cooperative-sticky", "topics": {"t": 4},
+            "members": [{"id": "old", "topics": ["t"], "owned": [["t", 0], ["t", 1], ["t", 2], ["t", 3]], "generation": 1},
+                        {"id": "new", "topics": ["t"]}]}"#,
+    );
+    // Round one: "new" gets nothing yet, "old" keeps half and revokes the rest.
+    assert_eq!(
+        first,
+        serde_json::json!({"assignment": {"old": [["t", 0], ["t", 1]], "new": []}})
+    );
+    let second = assign_ok(
+        r#"{"strategy": "cooperative-sticky", "topics": {"t": 4},
+            "members": [{"id": "old", "topics": ["t"], "owned": [["t", 0], ["t", 1]], "generation": 2},
+                        {"id": "new", "topics": ["t"], "generation": 2}]}"#,
+    );
+    assert_eq!(
+        second,
+        serde_json::json!({"assignment": {"old": [["t", 0], ["t", 1]], "new": [["t", 2], ["t", 3]]}})
+    );
+}
+
+#[test]
+fn t20_bad_input_exits_2_with_one_line_naming_the_field() {
+    let cases = [
+        ("{", "$"),
+        (
+            r#"{"strategy": "range", "topics": {"t": -4}, "members": []}"#,
+            "topics.t",
+        ),
+        (
+            r#"{"strategy": "lifo", "topics": {}, "members": []}"#,
+            "strategy",
+        ),
+        (
+            r#"{"strategy": "range", "topics": {}, "members": [{"id": 5, "topics": []}]}"#,
+            "members[0].id",
+        ),
+        (
+            r#"{"strategy": "range", "topics": {}, "members": [{"id": "a", "topics": []}, {"id": "a", "topics": []}]}"#,
+            "members[1].id",
+        ),
+        (
+            r#"{"strategy": "range", "topics": {}, "members": [{"id": "a", "topics": [], "generation": "x"}]}"#,
+            "members[0].generation",
+        ),
+    ];
+    for (input, path) in cases {
+        let out = kgroup(&["assign"], input);
+        assert_eq!(out.status.code(), Some(2), "{input}");
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("kgroup assign: {path}: ")),
+            "{input} -> {stderr}"
+        );
+    }
+}
+
+#[test]
+fn t21_bad_options_exit_2() {
+    for args in [
+        &["bench", "assign", "--shape", "Z"][..],
+        &["bench", "assign", "--topics", "3"],
+        &["bench", "assign", "--runs", "0"],
+        &["bench", "assign", "--strategy", "fifo"],
+        &["bench", "assign", "--shape", "A", "--members", "3"],
+        &["assign", "--nope"],
+        &["frobnicate"],
+    ] {
+        let out = kgroup(args, "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn t30_bench_json_lines_have_the_contract_fields() {
+    let out = kgroup(
+        &[
+            "bench",
+            "assign",
+            "--topics",
+            "3",
+            "--partitions",
+            "20",
+            "--members",
+            "4",
+            "--runs",
+            "3",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 8, "4 strategies x 2 rounds");
+    for l in &lines {
+        let keys: Vec<&str> = l.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "max_ms",
+                "median_ms",
+                "min_ms",
+                "round",
+                "runs",
+                "shape",
+                "strategy"
+            ]
+        );
+        assert_eq!(l["shape"], "custom");
+        assert_eq!(l["runs"], 3);
+        assert!(l["min_ms"].as_f64().unwrap() <= l["median_ms"].as_f64().unwrap());
+    }
+    assert_eq!(lines[0]["strategy"], "range");
+    assert_eq!(lines[1]["round"], "rebalance");
+}
+
+#[test]
+fn t31_bench_table_shows_moves_and_spread() {
+    let out = kgroup(
+        &[
+            "bench",
+            "assign",
+            "--shape",
+            "A",
+            "--strategy",
+            "sticky",
+            "--round",
+            "rebalance",
+            "--runs",
+            "1",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().contains("moves"));
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(&row[..3], ["sticky", "A", "rebalance"]);
+    // 1,000 partitions over 100 members: member 0 takes back its ten, nobody else moves.
+    assert_eq!(row[7], "0");
+    assert_eq!(row[8], "0");
+}
