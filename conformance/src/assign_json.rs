@@ -11,34 +11,68 @@
 //! Malformed input is a [`RequestError`] that names the offending field by its JSON path
 //! (`members[2].owned[0][1]`), never a panic.
 
-use kgroup_assign::{assign, AssignError, Assignment, GroupSpec, MemberInput, Strategy};
+use kgroup_assign::{assign, AssignError, Assignment, GroupSpec, MemberView, Strategy};
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 
-/// A request as it arrives, before validation.
+/// A request as it arrives, before validation. Strings borrow from the input where they can
+/// (no escapes), so a million owned partitions cost no allocation each.
 #[derive(Debug, Deserialize)]
-struct RawRequest {
-    strategy: String,
-    topics: BTreeMap<String, i64>,
-    members: Vec<RawMember>,
-    #[serde(default)]
-    partition_racks: Option<BTreeMap<String, Vec<Vec<String>>>>,
+struct RawRequest<'a> {
+    #[serde(borrow)]
+    strategy: Cow<'a, str>,
+    #[serde(borrow)]
+    topics: BTreeMap<Cow<'a, str>, i64>,
+    #[serde(borrow)]
+    members: Vec<RawMember<'a>>,
+    #[serde(default, borrow)]
+    partition_racks: Option<BTreeMap<Cow<'a, str>, Vec<Vec<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct RawMember {
-    id: String,
-    topics: Vec<String>,
-    #[serde(default)]
-    owned: Option<Vec<(String, i64)>>,
+struct RawMember<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    topics: Vec<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    owned: Option<Vec<(Cow<'a, str>, i64)>>,
     #[serde(default)]
     generation: Option<i32>,
-    #[serde(default)]
-    rack: Option<String>,
-    #[serde(default)]
-    instance_id: Option<String>,
+    #[serde(default, borrow)]
+    rack: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    instance_id: Option<Cow<'a, str>>,
+}
+
+/// The spec builder reads parsed members in place: copying a million names would cost more
+/// than the assignment itself.
+impl MemberView for RawMember<'_> {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn instance_id(&self) -> Option<&str> {
+        self.instance_id.as_deref()
+    }
+    fn rack(&self) -> Option<&str> {
+        self.rack.as_deref()
+    }
+    fn topic_names(&self) -> &[impl AsRef<str>] {
+        &self.topics
+    }
+    fn owned_partitions(&self) -> impl Iterator<Item = (&str, i32)> {
+        // Partition numbers were checked to fit before the spec is built.
+        self.owned
+            .iter()
+            .flatten()
+            .map(|(t, p)| (t.as_ref(), *p as i32))
+    }
+    fn generation(&self) -> Option<i32> {
+        self.generation
+    }
 }
 
 /// A validated request.
@@ -76,20 +110,12 @@ fn error(path: impl Into<String>, message: impl Into<String>) -> RequestError {
 
 /// Parses and validates a request.
 pub fn parse_request(input: &[u8]) -> Result<Request, RequestError> {
-    let mut de = serde_json::Deserializer::from_slice(input);
-    let raw: RawRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        // serde_json's message ends with "at line L column C"; keep it, it locates the value.
-        let path = if path == "." || path == "?" {
-            "$".to_owned()
-        } else {
-            path
-        };
-        error(path, inner.to_string())
-    })?;
-    de.end()
-        .map_err(|e| error("$", format!("trailing characters after the request: {e}")))?;
+    // Parse at full speed first; only a request that fails is parsed again, tracking paths, to
+    // say where it is wrong.
+    let raw: RawRequest<'_> = match serde_json::from_slice(input) {
+        Ok(raw) => raw,
+        Err(plain) => return Err(locate(input, plain)),
+    };
 
     let strategy = Strategy::from_name(&raw.strategy).ok_or_else(|| {
         error(
@@ -104,6 +130,7 @@ pub fn parse_request(input: &[u8]) -> Result<Request, RequestError> {
 
     let mut builder = GroupSpec::builder();
     for (name, &count) in &raw.topics {
+        let name: &str = name;
         if count < 0 {
             return Err(error(
                 format!("topics.{name}"),
@@ -116,7 +143,7 @@ pub fn parse_request(input: &[u8]) -> Result<Request, RequestError> {
                 format!("partition count {count} is larger than Kafka allows"),
             ));
         }
-        builder = builder.topic(name.clone(), count);
+        builder = builder.topic(name, count);
     }
     if let Some(racks) = raw.partition_racks {
         for (topic, lists) in racks {
@@ -131,13 +158,13 @@ pub fn parse_request(input: &[u8]) -> Result<Request, RequestError> {
                     ));
                 }
             }
-            builder = builder.partition_racks(topic, lists);
+            builder = builder.partition_racks(topic.into_owned(), lists);
         }
     }
 
     let mut first_index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (i, m) in raw.members.iter().enumerate() {
-        if let Some(prev) = first_index.insert(m.id.as_str(), i) {
+        if let Some(prev) = first_index.insert(&m.id, i) {
             return Err(error(
                 format!("members[{i}].id"),
                 format!("duplicate member id `{}` (also members[{prev}])", m.id),
@@ -146,36 +173,46 @@ pub fn parse_request(input: &[u8]) -> Result<Request, RequestError> {
     }
     drop(first_index);
 
-    for (i, m) in raw.members.into_iter().enumerate() {
-        let mut owned = Vec::with_capacity(m.owned.as_ref().map_or(0, Vec::len));
-        for (j, (topic, partition)) in m.owned.into_iter().flatten().enumerate() {
-            let p = i32::try_from(partition)
-                .ok()
-                .filter(|p| *p >= 0)
-                .ok_or_else(|| {
-                    error(
-                        format!("members[{i}].owned[{j}][1]"),
-                        format!("partition {partition} is not a valid partition number"),
-                    )
-                })?;
-            owned.push((topic, p));
+    for (i, m) in raw.members.iter().enumerate() {
+        for (j, (_, partition)) in m.owned.iter().flatten().enumerate() {
+            if i32::try_from(*partition).map_or(true, |p| p < 0) {
+                return Err(error(
+                    format!("members[{i}].owned[{j}][1]"),
+                    format!("partition {partition} is not a valid partition number"),
+                ));
+            }
         }
-        builder = builder.member(MemberInput {
-            id: m.id,
-            instance_id: m.instance_id,
-            rack: m.rack,
-            topics: m.topics,
-            owned,
-            generation: m.generation,
-        });
     }
-    let spec = builder.build().map_err(|e| match e {
+    let spec = builder.build_with(&raw.members).map_err(|e| match e {
         // Everything the builder can refuse was checked above with a precise path; keep a
         // readable fallback rather than a panic should the two ever disagree.
         AssignError::DuplicateMember(id) => error("members", format!("duplicate member id `{id}`")),
         other => error("$", other.to_string()),
     })?;
     Ok(Request { strategy, spec })
+}
+
+/// Explains why `input` does not parse, naming the JSON path of the offending value.
+fn locate(input: &[u8], plain: serde_json::Error) -> RequestError {
+    let mut de = serde_json::Deserializer::from_slice(input);
+    let tracked: Result<RawRequest<'_>, _> = serde_path_to_error::deserialize(&mut de);
+    match tracked {
+        Err(e) => {
+            let path = e.path().to_string();
+            // serde_json's message ends with "at line L column C"; keep it, it locates the value.
+            let path = if path == "." || path == "?" {
+                "$".to_owned()
+            } else {
+                path
+            };
+            error(path, e.into_inner().to_string())
+        }
+        // The value parsed; what failed is what follows it.
+        Ok(_) => error(
+            "$",
+            format!("trailing characters after the request: {plain}"),
+        ),
+    }
 }
 
 /// Writes the response for an assignment: `{"assignment": {member: [[topic, partition], ...]}}`.

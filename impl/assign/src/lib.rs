@@ -27,7 +27,9 @@ mod spec;
 mod sticky;
 mod subs;
 
-pub use spec::{GroupSpec, GroupSpecBuilder, MemberInput, MemberSpec, TopicSpec, Tp};
+pub use spec::{
+    GroupSpec, GroupSpecBuilder, MemberInput, MemberRef, MemberSpec, MemberView, TopicSpec, Tp,
+};
 
 use kgroup_protocol::{java_string_cmp, MemberId, TopicPartition};
 use std::cmp::Ordering;

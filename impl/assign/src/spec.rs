@@ -213,7 +213,20 @@ impl GroupSpecBuilder {
     /// negative owned partition number, and rack lists whose length is not the topic's
     /// partition count. Everything else Kafka accepts is accepted: subscriptions and owned
     /// partitions naming unknown topics are dropped, partition racks of unknown topics ignored.
-    pub fn build(self) -> Result<GroupSpec, AssignError> {
+    pub fn build(mut self) -> Result<GroupSpec, AssignError> {
+        let members = std::mem::take(&mut self.members);
+        self.build_with(&members)
+    }
+
+    /// Like [`GroupSpecBuilder::build`], with the members given here rather than through
+    /// [`GroupSpecBuilder::member`]: any [`MemberView`], such as [`MemberRef`], whose names borrow
+    /// from a parsed request so that a large group costs no string allocation per partition.
+    pub fn build_with<M: MemberView>(self, extra_members: &[M]) -> Result<GroupSpec, AssignError> {
+        if !self.members.is_empty() {
+            let mut all: Vec<MemberRef<'_>> = self.members.iter().map(MemberRef::from).collect();
+            all.extend(extra_members.iter().map(MemberRef::from_view));
+            return self.clone_topics().build_with(&all);
+        }
         let mut topics: Vec<TopicSpec> = Vec::with_capacity(self.topics.len());
         for (name, count) in self.topics {
             let partitions =
@@ -238,8 +251,9 @@ impl GroupSpecBuilder {
             .collect();
 
         let mut racks = RackInterner::default();
+        let partition_racks = self.partition_racks;
         let mut racks_by_topic: Vec<Option<Vec<Vec<u32>>>> = vec![None; topics.len()];
-        for (topic, lists) in &self.partition_racks {
+        for (topic, lists) in &partition_racks {
             let Some(&t) = index.get(topic.as_str()) else {
                 continue;
             };
@@ -263,54 +277,7 @@ impl GroupSpecBuilder {
             racks_by_topic[t as usize] = Some(interned);
         }
 
-        let mut seen_ids: HashMap<&str, usize> = HashMap::with_capacity(self.members.len());
-        for (i, m) in self.members.iter().enumerate() {
-            if seen_ids.insert(m.id.as_str(), i).is_some() {
-                return Err(AssignError::DuplicateMember(m.id.clone()));
-            }
-        }
-        drop(seen_ids);
-
-        // Members often share one subscription: intern subscriptions so each distinct list of
-        // names is resolved once.
-        let mut subscriptions: HashMap<&[String], Arc<[u32]>> = HashMap::new();
-        let mut members = Vec::with_capacity(self.members.len());
-        for (i, m) in self.members.iter().enumerate() {
-            let topics_of_member = subscriptions
-                .entry(m.topics.as_slice())
-                .or_insert_with(|| {
-                    let mut ids: Vec<u32> = m
-                        .topics
-                        .iter()
-                        .filter_map(|t| index.get(t.as_str()).copied())
-                        .collect();
-                    ids.sort_unstable();
-                    ids.dedup();
-                    Arc::from(ids)
-                })
-                .clone();
-            let mut owned = Vec::with_capacity(m.owned.len());
-            for (j, (topic, partition)) in m.owned.iter().enumerate() {
-                let partition =
-                    u32::try_from(*partition).map_err(|_| AssignError::InvalidOwnedPartition {
-                        member: i,
-                        index: j,
-                        partition: *partition,
-                    })?;
-                if let Some(&t) = index.get(topic.as_str()) {
-                    owned.push(Tp::new(t, partition));
-                }
-            }
-            members.push(MemberSpec {
-                id: MemberId::from(m.id.as_str()),
-                instance_id: m.instance_id.as_deref().map(GroupInstanceId::from),
-                rack: m.rack.as_deref().map(|r| racks.intern(r)),
-                topics: topics_of_member,
-                owned,
-                generation: m.generation.unwrap_or(-1),
-            });
-        }
-        drop(subscriptions);
+        let members = intern_members(extra_members, &index, &mut racks)?;
         drop(index);
         for (t, r) in topics.iter_mut().zip(racks_by_topic) {
             t.partition_racks = r;
@@ -321,6 +288,177 @@ impl GroupSpecBuilder {
             racks: racks.names,
         })
     }
+}
+
+impl GroupSpecBuilder {
+    fn clone_topics(&self) -> GroupSpecBuilder {
+        GroupSpecBuilder {
+            topics: self.topics.clone(),
+            partition_racks: self.partition_racks.clone(),
+            members: Vec::new(),
+        }
+    }
+}
+
+/// A member as the spec builder reads it.
+pub trait MemberView {
+    /// The member id.
+    fn id(&self) -> &str;
+    /// The group instance id, if static.
+    fn instance_id(&self) -> Option<&str>;
+    /// The rack, if known.
+    fn rack(&self) -> Option<&str>;
+    /// The subscribed topic names.
+    fn topic_names(&self) -> &[impl AsRef<str>];
+    /// The owned partitions as (topic name, partition).
+    fn owned_partitions(&self) -> impl Iterator<Item = (&str, i32)>;
+    /// The generation of the owned partitions.
+    fn generation(&self) -> Option<i32>;
+}
+
+impl MemberView for MemberInput {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn instance_id(&self) -> Option<&str> {
+        self.instance_id.as_deref()
+    }
+    fn rack(&self) -> Option<&str> {
+        self.rack.as_deref()
+    }
+    fn topic_names(&self) -> &[impl AsRef<str>] {
+        &self.topics
+    }
+    fn owned_partitions(&self) -> impl Iterator<Item = (&str, i32)> {
+        self.owned.iter().map(|(t, p)| (t.as_str(), *p))
+    }
+    fn generation(&self) -> Option<i32> {
+        self.generation
+    }
+}
+
+/// A member whose names borrow from elsewhere (a parsed request).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberRef<'a> {
+    /// The member id.
+    pub id: &'a str,
+    /// The static member's instance id.
+    pub instance_id: Option<&'a str>,
+    /// The member's rack.
+    pub rack: Option<&'a str>,
+    /// The subscribed topics.
+    pub topics: Vec<&'a str>,
+    /// The owned partitions, as (topic, partition).
+    pub owned: Vec<(&'a str, i32)>,
+    /// The generation of the owned partitions; `None` means unknown (-1).
+    pub generation: Option<i32>,
+}
+
+impl<'a> MemberRef<'a> {
+    fn from_view<M: MemberView>(m: &'a M) -> Self {
+        MemberRef {
+            id: m.id(),
+            instance_id: m.instance_id(),
+            rack: m.rack(),
+            topics: m.topic_names().iter().map(AsRef::as_ref).collect(),
+            owned: m.owned_partitions().collect(),
+            generation: m.generation(),
+        }
+    }
+}
+
+impl<'a> From<&'a MemberInput> for MemberRef<'a> {
+    fn from(m: &'a MemberInput) -> Self {
+        MemberRef::from_view(m)
+    }
+}
+
+impl MemberView for MemberRef<'_> {
+    fn id(&self) -> &str {
+        self.id
+    }
+    fn instance_id(&self) -> Option<&str> {
+        self.instance_id
+    }
+    fn rack(&self) -> Option<&str> {
+        self.rack
+    }
+    fn topic_names(&self) -> &[impl AsRef<str>] {
+        &self.topics
+    }
+    fn owned_partitions(&self) -> impl Iterator<Item = (&str, i32)> {
+        self.owned.iter().copied()
+    }
+    fn generation(&self) -> Option<i32> {
+        self.generation
+    }
+}
+
+/// Validates members and resolves their names to indices.
+fn intern_members<M: MemberView>(
+    input: &[M],
+    index: &HashMap<&str, u32>,
+    racks: &mut RackInterner,
+) -> Result<Vec<MemberSpec>, AssignError> {
+    let mut seen_ids: HashMap<&str, usize> = HashMap::with_capacity(input.len());
+    for (i, m) in input.iter().enumerate() {
+        if seen_ids.insert(m.id(), i).is_some() {
+            return Err(AssignError::DuplicateMember(m.id().to_owned()));
+        }
+    }
+    drop(seen_ids);
+
+    // Members often share one subscription: each distinct list of names is resolved once, and
+    // a member whose list matches the previous member's reuses it without hashing.
+    let mut subscriptions: HashMap<Vec<&str>, Arc<[u32]>> = HashMap::new();
+    let mut members: Vec<MemberSpec> = Vec::with_capacity(input.len());
+    for (i, m) in input.iter().enumerate() {
+        let names = m.topic_names();
+        let same_as_previous = i > 0 && {
+            let prev = input[i - 1].topic_names();
+            prev.len() == names.len()
+                && prev
+                    .iter()
+                    .zip(names)
+                    .all(|(a, b)| a.as_ref() == b.as_ref())
+        };
+        let topics_of_member = if same_as_previous {
+            members[i - 1].topics.clone()
+        } else {
+            let key: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+            subscriptions
+                .entry(key)
+                .or_insert_with_key(|key| {
+                    let mut ids: Vec<u32> =
+                        key.iter().filter_map(|t| index.get(t).copied()).collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    Arc::from(ids)
+                })
+                .clone()
+        };
+        let mut owned = Vec::new();
+        for (j, (topic, partition)) in m.owned_partitions().enumerate() {
+            let partition =
+                u32::try_from(partition).map_err(|_| AssignError::InvalidOwnedPartition {
+                    member: i,
+                    index: j,
+                    partition,
+                })?;
+            if let Some(&t) = index.get(topic) {
+                owned.push(Tp::new(t, partition));
+            }
+        }
+        members.push(MemberSpec {
+            id: MemberId::from(m.id()),
+            instance_id: m.instance_id().map(GroupInstanceId::from),
+            rack: m.rack().map(|r| racks.intern(r)),
+            topics: topics_of_member,
+            owned,
+            generation: m.generation().unwrap_or(-1),
+        });
+    }
+    Ok(members)
 }
 
 #[derive(Default)]
