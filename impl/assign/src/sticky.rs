@@ -95,11 +95,18 @@ fn assign_equal(
         .map(|_| Vec::with_capacity(min_quota + 1))
         .collect();
 
+    // KIP-881: with racks, members prefer partitions with a replica in their own rack, after
+    // balance and stickiness.
+    let racks = RackMatch::new(spec);
+
     // Keep previous partitions up to quota; the first members (in id order) holding more than
-    // the minimum take the extra slots.
+    // the minimum take the extra slots. A member over quota keeps same-rack partitions first.
     let mut mine = Vec::new();
     for &m in order {
         previous_of(spec, dense, &table, m, &mut mine);
+        if let Some(racks) = &racks {
+            mine.sort_by_key(|&tp| !racks.matches(spec, m, tp));
+        }
         let quota = if mine.len() > min_quota && extra_slots > 0 {
             extra_slots -= 1;
             min_quota + 1
@@ -127,6 +134,29 @@ fn assign_equal(
             return tp;
         }
     };
+    let mut by_rack = racks
+        .as_ref()
+        .map(|r| r.free_by_rack(spec, dense, &topics, &table));
+    if let Some(by_rack) = &mut by_rack {
+        // First round-robin over members below quota that have a rack, each taking the next
+        // free partition with a replica in its rack, while there are such partitions.
+        let mut needy: Vec<(u32, usize)> = order
+            .iter()
+            .filter(|&&m| spec.members[m as usize].rack.is_some())
+            .map(|&m| (m, min_quota.saturating_sub(out[m as usize].len())))
+            .filter(|&(_, need)| need > 0)
+            .collect();
+        while !needy.is_empty() {
+            needy.retain_mut(|(m, need)| match by_rack.take(spec, *m, &mut table) {
+                Some(tp) => {
+                    out[*m as usize].push(tp);
+                    *need -= 1;
+                    *need > 0
+                }
+                None => false,
+            });
+        }
+    }
     let mut needy: Vec<(u32, usize)> = order
         .iter()
         .map(|&m| (m, min_quota.saturating_sub(out[m as usize].len())))
@@ -145,7 +175,8 @@ fn assign_equal(
             break;
         }
         if out[m as usize].len() == min_quota {
-            let tp = next_free(&mut table, m);
+            let same_rack = by_rack.as_mut().and_then(|b| b.take(spec, m, &mut table));
+            let tp = same_rack.unwrap_or_else(|| next_free(&mut table, m));
             out[m as usize].push(tp);
             extra_slots -= 1;
         }
@@ -155,6 +186,74 @@ fn assign_equal(
         "every partition is assigned"
     );
     out
+}
+
+/// Rack information for KIP-881 placement, when members and partitions carry racks.
+struct RackMatch;
+
+impl RackMatch {
+    fn new(spec: &GroupSpec) -> Option<RackMatch> {
+        spec.has_racks().then_some(RackMatch)
+    }
+
+    /// Whether `tp` has a replica in `m`'s rack.
+    fn matches(&self, spec: &GroupSpec, m: u32, tp: Tp) -> bool {
+        let Some(rack) = spec.members[m as usize].rack else {
+            return false;
+        };
+        spec.topics[tp.topic as usize]
+            .partition_racks
+            .as_ref()
+            .is_some_and(|r| r[tp.partition as usize].binary_search(&rack).is_ok())
+    }
+
+    /// The free partitions of `topics`, per rack holding a replica, in order.
+    fn free_by_rack(
+        &self,
+        spec: &GroupSpec,
+        dense: &Dense,
+        topics: &[u32],
+        table: &[u32],
+    ) -> FreeByRack {
+        let mut lists: Vec<(Vec<(usize, Tp)>, usize)> = vec![(Vec::new(), 0); spec.racks.len()];
+        for &t in topics {
+            let Some(racks) = &spec.topics[t as usize].partition_racks else {
+                continue;
+            };
+            for (p, rs) in racks.iter().enumerate() {
+                let tp = Tp::new(t, p as u32);
+                let i = dense.index(tp);
+                if table[i] == NONE {
+                    for &r in rs {
+                        lists[r as usize].0.push((i, tp));
+                    }
+                }
+            }
+        }
+        FreeByRack { lists }
+    }
+}
+
+/// Free partitions per rack, each list with a cursor below which every entry is taken.
+struct FreeByRack {
+    lists: Vec<(Vec<(usize, Tp)>, usize)>,
+}
+
+impl FreeByRack {
+    /// Gives `m` the next free partition with a replica in its rack, if any.
+    fn take(&mut self, spec: &GroupSpec, m: u32, table: &mut [u32]) -> Option<Tp> {
+        let rack = spec.members[m as usize].rack?;
+        let (list, cursor) = &mut self.lists[rack as usize];
+        while *cursor < list.len() {
+            let (i, tp) = list[*cursor];
+            *cursor += 1;
+            if table[i] == NONE {
+                table[i] = m;
+                return Some(tp);
+            }
+        }
+        None
+    }
 }
 
 /// Subscriptions differ: keep, fill least-loaded first, then rebalance by single moves.
@@ -286,5 +385,56 @@ impl<'a> General<'a> {
             .max_by_key(|&i| (self.previous[i] == to, self.previous[i] != from))
             .expect("the donor holds a partition of the topic");
         Some((from, to, i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{assign, metrics, GroupSpec, MemberInput, Strategy};
+
+    #[test]
+    fn rack_aware_sticky_places_partitions_in_their_rack_without_losing_balance() {
+        // Partition p has its only replica in rack r(p % 3); two members per rack.
+        let racks: Vec<Vec<String>> = (0..12).map(|p| vec![format!("r{}", p % 3)]).collect();
+        let mut b = GroupSpec::builder()
+            .topic("t", 12)
+            .partition_racks("t", racks);
+        for m in 0..6 {
+            b = b.member(MemberInput::new(format!("m{m}"), ["t"]).with_rack(format!("r{}", m % 3)));
+        }
+        let spec = b.build().unwrap();
+        for s in [Strategy::Sticky, Strategy::CooperativeSticky] {
+            let a = assign(s, &spec);
+            metrics::validate(&spec, &a).unwrap();
+            assert_eq!(metrics::spread(&a), (2, 2));
+            for (m, parts) in a.members.iter().enumerate() {
+                for tp in parts {
+                    assert_eq!(
+                        tp.partition % 3,
+                        m as u32 % 3,
+                        "{s}: m{m} got t-{} outside its rack",
+                        tp.partition
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stickiness_comes_before_rack_matching() {
+        // m0 (rack r1) owns t-0, whose replica is in r0: it keeps it.
+        let spec = GroupSpec::builder()
+            .topic("t", 2)
+            .partition_racks("t", vec![vec!["r0".into()], vec!["r1".into()]])
+            .member(
+                MemberInput::new("m0", ["t"])
+                    .with_rack("r1")
+                    .owning([("t", 0)], 3),
+            )
+            .member(MemberInput::new("m1", ["t"]).with_rack("r0"))
+            .build()
+            .unwrap();
+        let a = assign(Strategy::Sticky, &spec);
+        assert_eq!(a.named(&spec)[0].1[0].to_string(), "t-0");
     }
 }

@@ -6,7 +6,7 @@
 //! cooperative-sticky the hand-over rule.
 
 use kgroup_assign::{assign, metrics, Assignment, GroupSpec, MemberInput, Strategy};
-use proptest::prelude::{any, prop, prop_assert, prop_assert_eq, proptest, ProptestConfig};
+use proptest::prelude::{any, prop, prop_assert, prop_assert_eq, proptest, Just, ProptestConfig};
 use proptest::strategy::Strategy as _;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -417,6 +417,92 @@ fn claims_on_partitions_that_no_longer_exist_or_are_unsubscribed_are_dropped() {
         // u-0 is claimed by a, who no longer subscribes: cooperative withholds it from b.
         if s == Strategy::Sticky {
             metrics::validate(&spec, &a).unwrap();
+        }
+    }
+}
+
+/// A group whose members and partitions carry racks (KIP-881).
+fn racked_group(
+    equal: bool,
+) -> impl proptest::strategy::Strategy<Value = (Group, Vec<Vec<Vec<String>>>)> {
+    group(4, 12, 9, equal, true).prop_flat_map(|g| {
+        let counts: Vec<usize> = g.topics.iter().map(|(_, n)| *n as usize).collect();
+        let racks = counts
+            .into_iter()
+            .map(|n| prop::collection::vec(prop::collection::btree_set(0..3u8, 0..3), n))
+            .collect::<Vec<_>>();
+        let member_racks = prop::collection::vec(prop::option::of(0..4u8), g.members.len());
+        (Just(g), racks, member_racks).prop_map(|(mut g, racks, member_racks)| {
+            for (m, r) in g.members.iter_mut().zip(member_racks) {
+                m.rack = r.map(|r| format!("r{r}"));
+            }
+            let racks = racks
+                .into_iter()
+                .map(|per_topic| {
+                    per_topic
+                        .into_iter()
+                        .map(|set| set.into_iter().map(|r| format!("r{r}")).collect())
+                        .collect()
+                })
+                .collect();
+            (g, racks)
+        })
+    })
+}
+
+fn racked_spec(g: &Group, racks: &[Vec<Vec<String>>]) -> GroupSpec {
+    let mut b = GroupSpec::builder();
+    for ((t, n), r) in g.topics.iter().zip(racks) {
+        b = b.topic(t.clone(), *n).partition_racks(t.clone(), r.clone());
+    }
+    for m in &g.members {
+        b = b.member(m.clone());
+    }
+    b.build().unwrap()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn racks_never_cost_validity_or_balance((g, racks) in racked_group(false)) {
+        let spec = racked_spec(&g, &racks);
+        let range = assign(Strategy::Range, &spec);
+        prop_assert_eq!(metrics::validate(&spec, &range), Ok(()));
+        // Range keeps Kafka's per-topic quotas: a topic's subscribers differ by at most one.
+        for t in 0..spec.topics.len() as u32 {
+            let counts: Vec<usize> = spec.members.iter().enumerate()
+                .filter(|(_, m)| m.topics.contains(&t))
+                .map(|(i, _)| range.members[i].iter().filter(|tp| tp.topic == t).count())
+                .collect();
+            if let (Some(lo), Some(hi)) = (counts.iter().min(), counts.iter().max()) {
+                prop_assert!(hi - lo <= 1, "topic {}: {:?}", t, counts);
+            }
+        }
+        let sticky = assign(Strategy::Sticky, &spec);
+        prop_assert_eq!(metrics::validate(&spec, &sticky), Ok(()));
+        prop_assert!(metrics::is_balanced(&spec, &sticky));
+    }
+
+    #[test]
+    fn racks_keep_every_strategy_stable((mut g, racks) in racked_group(true)) {
+        // A settled group: the first round starts from no ownership.
+        for m in &mut g.members {
+            m.owned.clear();
+        }
+        let spec = racked_spec(&g, &racks);
+        for s in Strategy::ALL {
+            let first = assign(s, &spec);
+            if s != Strategy::Range {
+                let (lo, hi) = metrics::spread(&first);
+                prop_assert!(hi - lo <= 1, "{}", s);
+            }
+            let mut round_two = g.clone();
+            for (m, parts) in round_two.members.iter_mut().zip(&first.members) {
+                m.owned = parts.iter().map(|tp| (spec.topic_name(tp.topic).to_owned(), tp.partition as i32)).collect();
+                m.generation = Some(9);
+            }
+            prop_assert_eq!(assign(s, &racked_spec(&round_two, &racks)), first, "{}", s);
         }
     }
 }
