@@ -220,12 +220,18 @@ pub(crate) mod rack {
         }
 
         if states.iter().any(|s| s.rack_aware) {
-            // Topics with the same subscribers and, when rack-aware, the same partition count are
-            // co-partitioned and matched together. (Kafka groups non-rack-aware topics under a
-            // count of 0, where matching has nothing to do.)
+            // Topics with the same subscribers and the same partition count are co-partitioned
+            // and matched together, whether or not each needs rack matching on its own. Kafka
+            // keys the count on its per-partition rack map, which exists only when some
+            // subscriber has a rack; other topics fall under a count of 0, where matching has
+            // nothing to do.
             let mut groups: BTreeMap<(Vec<u32>, u32), Vec<usize>> = BTreeMap::new();
             for (i, s) in states.iter().enumerate() {
-                let count = if s.rack_aware {
+                let any_rack = s
+                    .consumers
+                    .iter()
+                    .any(|&m| spec.members[m as usize].rack.is_some());
+                let count = if any_rack {
                     s.unassigned.len() as u32
                 } else {
                     0
@@ -434,6 +440,48 @@ mod tests {
             vec![
                 ("c0".into(), vec!["t-0".into(), "t-1".into()]),
                 ("c1".into(), vec!["t-2".into()])
+            ]
+        );
+    }
+
+    #[test]
+    fn co_partitioned_topics_are_matched_together_even_if_one_needs_no_racks() {
+        // `b` has replicas on every rack and would not be rack-aware alone; it shares its
+        // consumers and partition count with `a`, so Kafka matches them together.
+        let spec = GroupSpec::builder()
+            .topic("a", 2)
+            .topic("b", 2)
+            .partition_racks("a", racks(&[&["r1"], &["r2"]]))
+            .partition_racks("b", racks(&[&["r1", "r2"], &["r1", "r2"]]))
+            .member(MemberInput::new("c0", ["a", "b"]).with_rack("r2"))
+            .member(MemberInput::new("c1", ["a", "b"]).with_rack("r1"))
+            .build()
+            .unwrap();
+        assert_eq!(
+            named(&spec),
+            vec![
+                ("c0".into(), vec!["a-1".into(), "b-1".into()]),
+                ("c1".into(), vec!["a-0".into(), "b-0".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_rack_is_no_rack() {
+        let spec = GroupSpec::builder()
+            .topic("t", 2)
+            .partition_racks("t", racks(&[&["r1"], &[""]]))
+            .member(MemberInput::new("c0", ["t"]).with_rack(""))
+            .member(MemberInput::new("c1", ["t"]).with_rack("r1"))
+            .build()
+            .unwrap();
+        assert_eq!(spec.members[0].rack, None);
+        // c0 (no rack) matches anything in the rack phase and takes t-0 first.
+        assert_eq!(
+            named(&spec),
+            vec![
+                ("c0".into(), vec!["t-0".into()]),
+                ("c1".into(), vec!["t-1".into()])
             ]
         );
     }

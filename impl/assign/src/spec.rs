@@ -452,7 +452,8 @@ fn intern_members<M: MemberView>(
         members.push(MemberSpec {
             id: MemberId::from(m.id()),
             instance_id: m.instance_id().map(GroupInstanceId::from),
-            rack: m.rack().map(|r| racks.intern(r)),
+            // Kafka's assignors treat an empty `client.rack` as none.
+            rack: m.rack().filter(|r| !r.is_empty()).map(|r| racks.intern(r)),
             topics: topics_of_member,
             owned,
             generation: m.generation().unwrap_or(-1),
