@@ -63,8 +63,9 @@ fn t12_roundrobin_with_unequal_subscriptions() {
 
 #[test]
 fn t13_sticky_resolves_claims_by_generation() {
-    // c1 claims t-0 in generation 2 but c2 in generation 3; c1 and c3 both claim t-4 in
-    // generation 3 (the claims cancel); c3 claims t-9, which no longer exists.
+    // c2 has the newest generation (4): it keeps t-0 and t-2. c1 and c3 (generation 3) missed a
+    // rebalance, so none of their claims count (t-9 would not exist anyway); the free partitions
+    // are dealt round-robin to them.
     insta::assert_json_snapshot!(assign_ok(
         r#"{"strategy": "sticky", "topics": {"t": 6},
             "members": [{"id": "c1", "topics": ["t"], "owned": [["t", 0], ["t", 1], ["t", 4]], "generation": 3},

@@ -3,17 +3,19 @@
 //! Members report the partitions they own together with the generation they owned them in
 //! (subscription v1+/v2+, or the sticky user data). Reports can be stale (a member that missed a
 //! rebalance), conflicting (two members claiming one partition) or out of date with the topics
-//! (a partition that no longer exists, a topic no longer subscribed). Kafka's rules, applied here:
+//! (a partition that no longer exists, a topic no longer subscribed). Kafka's rules
+//! (`AbstractStickyAssignor.allSubscriptionsEqual`, which both of its paths use), applied here:
 //!
+//! - only members of the highest generation present keep their claims: a member of an older
+//!   generation missed at least one rebalance, so nothing it reports can be trusted, whether or
+//!   not another member claims the same partition (an absent generation counts as -1);
 //! - a claim counts only if the partition exists and the member still subscribes to its topic;
-//! - of several claims on one partition, the one with the highest generation wins;
-//! - several claims at that highest generation cancel: nobody previously owned the partition.
+//! - several claims on one partition within that generation cancel: nobody previously owned it.
 //!
 //! Partitions are numbered densely (topic by topic) so that the tables here are flat arrays.
 
 use crate::subs::Subscriptions;
 use crate::{GroupSpec, Tp};
-use std::collections::HashMap;
 
 /// No member.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -48,16 +50,17 @@ impl Dense {
 }
 
 /// The valid previous owner of every partition ([`NONE`] where there is none).
-///
-/// A member's claims all share its generation, so the table keeps only the owner; the few
-/// partitions with cancelled claims keep their generation aside, since a later claim with a
-/// higher generation still wins them.
 pub(crate) fn previous_owners(spec: &GroupSpec, subs: &Subscriptions, dense: &Dense) -> Vec<u32> {
     let mut owner = vec![NONE; dense.len()];
-    let mut cancelled: HashMap<usize, i32> = HashMap::new();
+    let Some(newest) = spec.members.iter().map(|m| m.generation).max() else {
+        return owner;
+    };
+    let mut cancelled = Vec::new();
     for (m, member) in spec.members.iter().enumerate() {
+        if member.generation != newest {
+            continue;
+        }
         let m = m as u32;
-        let g = member.generation;
         for &tp in &member.owned {
             if !spec.exists(tp) || !subs.subscribes(m, tp.topic) {
                 continue;
@@ -65,26 +68,16 @@ pub(crate) fn previous_owners(spec: &GroupSpec, subs: &Subscriptions, dense: &De
             let i = dense.index(tp);
             match owner[i] {
                 NONE => owner[i] = m,
-                MANY => {
-                    if g > cancelled[&i] {
-                        owner[i] = m;
-                        cancelled.remove(&i);
-                    }
-                }
+                MANY => {}
                 other if other == m => {} // listed twice by the same member
-                other => {
-                    let other_generation = spec.members[other as usize].generation;
-                    if g > other_generation {
-                        owner[i] = m;
-                    } else if g == other_generation {
-                        owner[i] = MANY;
-                        cancelled.insert(i, g);
-                    }
+                _ => {
+                    owner[i] = MANY;
+                    cancelled.push(i);
                 }
             }
         }
     }
-    for i in cancelled.into_keys() {
+    for i in cancelled {
         owner[i] = NONE;
     }
     owner

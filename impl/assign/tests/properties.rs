@@ -287,10 +287,15 @@ proptest! {
             let member = &spec.members[m];
             let valid_previous: BTreeSet<_> = member.owned.iter().filter(|tp| spec.exists(**tp)).collect();
             let kept = parts.iter().filter(|tp| valid_previous.contains(tp)).count();
-            // Claims another member wins (higher generation, or a tie) are not this member's to keep.
-            let contested = valid_previous.iter().filter(|tp| {
-                spec.members.iter().enumerate().any(|(o, other)| o != m && other.owned.contains(tp) && other.generation >= member.generation)
-            }).count();
+            // Only the newest generation's claims count, and claims tied within it cancel.
+            let newest = spec.members.iter().map(|m| m.generation).max().unwrap();
+            let contested = if member.generation < newest {
+                valid_previous.len()
+            } else {
+                valid_previous.iter().filter(|tp| {
+                    spec.members.iter().enumerate().any(|(o, other)| o != m && other.owned.contains(tp) && other.generation == newest)
+                }).count()
+            };
             prop_assert!(kept + contested >= valid_previous.len().min(min_quota), "member {} kept {} of {:?}", m, kept, valid_previous);
         }
     }
@@ -381,24 +386,45 @@ proptest! {
 }
 
 #[test]
-fn highest_generation_claim_wins_and_ties_cancel() {
+fn only_the_newest_generation_keeps_its_claims_and_ties_cancel() {
     let spec = GroupSpec::builder()
-        .topic("t", 4)
+        .topic("t", 6)
         .member(MemberInput::new("a", ["t"]).owning([("t", 0), ("t", 1)], 3))
         .member(MemberInput::new("b", ["t"]).owning([("t", 0), ("t", 2)], 5))
         .member(MemberInput::new("c", ["t"]).owning([("t", 2), ("t", 3)], 5))
         .build()
         .unwrap();
     let a = assign(Strategy::Sticky, &spec);
-    let named = by_id(&spec, &a);
-    // t-0: b (generation 5) beats a (3). t-2: b and c tie at 5, so neither keeps it by right.
-    assert!(named["b"].contains(&"t-0".to_owned()));
-    assert!(named["a"].contains(&"t-1".to_owned()));
-    assert!(named["c"].contains(&"t-3".to_owned()));
     metrics::validate(&spec, &a).unwrap();
-    // Cooperative: t-2 is claimed by two members, so whoever gets it must wait a round.
+    let named = by_id(&spec, &a);
+    // Generation 5 is the newest: b keeps t-0, c keeps t-3; their tie on t-2 cancels; a (generation
+    // 3) missed a rebalance, so even its uncontested t-1 carries no weight.
+    assert!(named["b"].contains(&"t-0".to_owned()));
+    assert!(named["c"].contains(&"t-3".to_owned()));
+    // Two partitions had a valid previous owner, and both stayed.
+    assert_eq!(metrics::moves(&spec, &a), 0);
+    let stale_only = GroupSpec::builder()
+        .topic("t", 2)
+        .member(MemberInput::new("a", ["t"]).owning([("t", 1)], 3))
+        .member(MemberInput::new("b", ["t"]).owning(Vec::<(String, i32)>::new(), 4))
+        .build()
+        .unwrap();
+    // b's newer generation invalidates a's claim, though b claims nothing.
+    assert_eq!(
+        metrics::moves(&stale_only, &assign(Strategy::Sticky, &stale_only)),
+        0
+    );
+    assert_eq!(
+        by_id(&stale_only, &assign(Strategy::Sticky, &stale_only))["a"],
+        vec!["t-0".to_owned()]
+    );
+    // Cooperative: t-2 is claimed by two members, so whoever gets it must wait a round; t-1 is
+    // still claimed by a, so only a may be given it now.
     let coop = by_id(&spec, &assign(Strategy::CooperativeSticky, &spec));
     assert!(coop.values().all(|ps| !ps.contains(&"t-2".to_owned())));
+    assert!(coop
+        .iter()
+        .all(|(m, ps)| m == "a" || !ps.contains(&"t-1".to_owned())));
 }
 
 #[test]
