@@ -139,12 +139,24 @@ pub fn encode_subscription(
         .collect();
     message.generation_id = subscription.generation_id;
     message.rack_id = subscription.rack_id.as_deref().map(str_bytes);
+    with_version_prefix("subscription", &message, version)
+}
+
+/// Writes the int16 version Kafka's `ConsumerProtocol` puts before the message, then the message.
+fn with_version_prefix(
+    what: &'static str,
+    message: &impl Encodable,
+    version: i16,
+) -> Result<Vec<u8>, CodecError> {
+    if !(0..=HIGHEST_VERSION).contains(&version) {
+        return Err(CodecError::UnsupportedVersion { what, version });
+    }
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&version.to_be_bytes());
     message
         .encode(&mut out, version)
         .map_err(|e| CodecError::Malformed {
-            what: "subscription",
+            what,
             detail: e.to_string(),
         })?;
     Ok(out)
@@ -218,15 +230,7 @@ pub fn encode_assignment(
         })
         .collect();
     message.user_data = assignment.user_data.clone().map(Bytes::from);
-    let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(&version.to_be_bytes());
-    message
-        .encode(&mut out, version)
-        .map_err(|e| CodecError::Malformed {
-            what: "assignment",
-            detail: e.to_string(),
-        })?;
-    Ok(out)
+    with_version_prefix("assignment", &message, version)
 }
 
 /// Decodes an assignment with its version prefix; returns the version it was written at.
