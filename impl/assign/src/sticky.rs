@@ -95,17 +95,26 @@ fn assign_equal(
         .map(|_| Vec::with_capacity(min_quota + 1))
         .collect();
 
-    // KIP-881: with racks, members prefer partitions with a replica in their own rack, after
-    // balance and stickiness.
-    let racks = RackMatch::new(spec);
+    // KIP-881, as Kafka's sticky assignors apply it: balance first, then racks, then stickiness.
+    let racks = RackMatch::new(spec, &topics);
 
     // Keep previous partitions up to quota; the first members (in id order) holding more than
-    // the minimum take the extra slots. A member over quota keeps same-rack partitions first.
+    // the minimum take the extra slots. With racks, a member keeps only partitions with a
+    // replica in its rack; the others are released, remembering their owner.
     let mut mine = Vec::new();
+    let mut released: Vec<(usize, Tp, u32)> = Vec::new();
     for &m in order {
         previous_of(spec, dense, &table, m, &mut mine);
         if let Some(racks) = &racks {
-            mine.sort_by_key(|&tp| !racks.matches(spec, m, tp));
+            mine.retain(|&tp| {
+                let keep = !racks.mismatch(spec, m, tp);
+                if !keep {
+                    let i = dense.index(tp);
+                    table[i] = NONE;
+                    released.push((i, tp, m));
+                }
+                keep
+            });
         }
         let quota = if mine.len() > min_quota && extra_slots > 0 {
             extra_slots -= 1;
@@ -117,6 +126,21 @@ fn assign_equal(
             table[dense.index(tp)] = NONE;
         }
         out[m as usize].extend_from_slice(&mine[..quota]);
+    }
+
+    if let Some(racks) = &racks {
+        deal_by_rack(
+            spec,
+            dense,
+            racks,
+            &topics,
+            order,
+            min_quota,
+            &mut extra_slots,
+            released,
+            &mut table,
+            &mut out,
+        );
     }
 
     // Deal the free partitions, in order, round-robin to the members below the minimum quota,
@@ -134,29 +158,6 @@ fn assign_equal(
             return tp;
         }
     };
-    let mut by_rack = racks
-        .as_ref()
-        .map(|r| r.free_by_rack(spec, dense, &topics, &table));
-    if let Some(by_rack) = &mut by_rack {
-        // First round-robin over members below quota that have a rack, each taking the next
-        // free partition with a replica in its rack, while there are such partitions.
-        let mut needy: Vec<(u32, usize)> = order
-            .iter()
-            .filter(|&&m| spec.members[m as usize].rack.is_some())
-            .map(|&m| (m, min_quota.saturating_sub(out[m as usize].len())))
-            .filter(|&(_, need)| need > 0)
-            .collect();
-        while !needy.is_empty() {
-            needy.retain_mut(|(m, need)| match by_rack.take(spec, *m, &mut table) {
-                Some(tp) => {
-                    out[*m as usize].push(tp);
-                    *need -= 1;
-                    *need > 0
-                }
-                None => false,
-            });
-        }
-    }
     let mut needy: Vec<(u32, usize)> = order
         .iter()
         .map(|&m| (m, min_quota.saturating_sub(out[m as usize].len())))
@@ -175,8 +176,7 @@ fn assign_equal(
             break;
         }
         if out[m as usize].len() == min_quota {
-            let same_rack = by_rack.as_mut().and_then(|b| b.take(spec, m, &mut table));
-            let tp = same_rack.unwrap_or_else(|| next_free(&mut table, m));
+            let tp = next_free(&mut table, m);
             out[m as usize].push(tp);
             extra_slots -= 1;
         }
@@ -188,23 +188,112 @@ fn assign_equal(
     out
 }
 
-/// Rack information for KIP-881 placement, when members and partitions carry racks.
+/// The KIP-881 phases of [`assign_equal`], kept out of its hot path: members below quota, then
+/// extra slots, take free partitions in their rack; released partitions nobody in their racks
+/// could take go back to their previous owner when it has room.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn deal_by_rack(
+    spec: &GroupSpec,
+    dense: &Dense,
+    racks: &RackMatch,
+    topics: &[u32],
+    order: &[u32],
+    min_quota: usize,
+    extra_slots: &mut usize,
+    released: Vec<(usize, Tp, u32)>,
+    table: &mut [u32],
+    out: &mut [Vec<Tp>],
+) {
+    let mut by_rack = racks.free_by_rack(spec, dense, topics, table);
+    // Members below the minimum take, round-robin, the next free partition with a replica in
+    // their rack while there is one; then members at the minimum take extra slots the same way.
+    let mut needy: Vec<(u32, usize)> = order
+        .iter()
+        .filter(|&&m| spec.members[m as usize].rack.is_some())
+        .map(|&m| (m, min_quota.saturating_sub(out[m as usize].len())))
+        .filter(|&(_, need)| need > 0)
+        .collect();
+    while !needy.is_empty() {
+        needy.retain_mut(|(m, need)| match by_rack.take(spec, *m, table) {
+            Some(tp) => {
+                out[*m as usize].push(tp);
+                *need -= 1;
+                *need > 0
+            }
+            None => false,
+        });
+    }
+    for &m in order {
+        if *extra_slots == 0 {
+            break;
+        }
+        if out[m as usize].len() == min_quota {
+            if let Some(tp) = by_rack.take(spec, m, table) {
+                out[m as usize].push(tp);
+                *extra_slots -= 1;
+            }
+        }
+    }
+    // A released partition that no member of its racks had room for goes back to its
+    // previous owner if that owner has room: Kafka would deal it anywhere, but returning it
+    // keeps a settled group from moving partitions between rounds.
+    for (i, tp, m) in released {
+        let held = out[m as usize].len();
+        if table[i] != NONE {
+            continue;
+        }
+        if held < min_quota || (held == min_quota && *extra_slots > 0) {
+            if held == min_quota {
+                *extra_slots -= 1;
+            }
+            table[i] = m;
+            out[m as usize].push(tp);
+        }
+    }
+}
+
+/// Rack information for KIP-881 placement, when Kafka would use it: some member has a rack,
+/// the members' racks meet the replicas' racks, and not every partition has a replica on every
+/// rack (Kafka's `useRackAwareAssignment`, over the whole group).
 struct RackMatch;
 
 impl RackMatch {
-    fn new(spec: &GroupSpec) -> Option<RackMatch> {
-        spec.has_racks().then_some(RackMatch)
+    fn new(spec: &GroupSpec, topics: &[u32]) -> Option<RackMatch> {
+        let member_racks: Vec<u32> = spec.members.iter().filter_map(|m| m.rack).collect();
+        if member_racks.is_empty() {
+            return None;
+        }
+        let lists: Vec<&Vec<u32>> = topics
+            .iter()
+            .flat_map(|&t| spec.topics[t as usize].partition_racks.iter().flatten())
+            .collect();
+        let mut all: Vec<u32> = lists.iter().copied().flatten().copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        if member_racks.iter().all(|r| all.binary_search(r).is_err()) {
+            return None;
+        }
+        // Partitions without rack information have an empty set of racks, unlike `all`.
+        let known = topics
+            .iter()
+            .map(|&t| spec.topics[t as usize].partition_racks.is_some());
+        if known.clone().all(|k| k) && lists.iter().all(|l| **l == all) {
+            return None;
+        }
+        Some(RackMatch)
     }
 
-    /// Whether `tp` has a replica in `m`'s rack.
-    fn matches(&self, spec: &GroupSpec, m: u32, tp: Tp) -> bool {
+    /// Whether `tp` has no replica in `m`'s rack (Kafka's `racksMismatch`; a member without a
+    /// rack mismatches nothing).
+    fn mismatch(&self, spec: &GroupSpec, m: u32, tp: Tp) -> bool {
         let Some(rack) = spec.members[m as usize].rack else {
             return false;
         };
         spec.topics[tp.topic as usize]
             .partition_racks
             .as_ref()
-            .is_some_and(|r| r[tp.partition as usize].binary_search(&rack).is_ok())
+            .is_none_or(|r| r[tp.partition as usize].binary_search(&rack).is_err())
     }
 
     /// The free partitions of `topics`, per rack holding a replica, in order.
@@ -421,8 +510,9 @@ mod tests {
     }
 
     #[test]
-    fn stickiness_comes_before_rack_matching() {
-        // m0 (rack r1) owns t-0, whose replica is in r0: it keeps it.
+    fn rack_matching_comes_before_stickiness() {
+        // m0 (rack r1) owns t-0, whose replica is in r0; m1 is in r0 with room: t-0 moves to m1,
+        // as in Kafka, and m0 takes t-1 in its own rack.
         let spec = GroupSpec::builder()
             .topic("t", 2)
             .partition_racks("t", vec![vec!["r0".into()], vec!["r1".into()]])
@@ -435,6 +525,30 @@ mod tests {
             .build()
             .unwrap();
         let a = assign(Strategy::Sticky, &spec);
-        assert_eq!(a.named(&spec)[0].1[0].to_string(), "t-0");
+        assert_eq!(a.named(&spec)[0].1[0].to_string(), "t-1");
+        assert_eq!(a.named(&spec)[1].1[0].to_string(), "t-0");
+    }
+
+    #[test]
+    fn a_released_partition_no_rack_can_take_returns_to_its_owner() {
+        // Both replicas are in r0 but both members are in r1: nobody matches, and each keeps
+        // what it owns rather than swapping.
+        let spec = GroupSpec::builder()
+            .topic("t", 2)
+            .partition_racks("t", vec![vec!["r0".into()], vec!["r0".into(), "r1".into()]])
+            .member(
+                MemberInput::new("m0", ["t"])
+                    .with_rack("r1")
+                    .owning([("t", 1)], 3),
+            )
+            .member(
+                MemberInput::new("m1", ["t"])
+                    .with_rack("r1")
+                    .owning([("t", 0)], 3),
+            )
+            .build()
+            .unwrap();
+        let a = assign(Strategy::Sticky, &spec);
+        assert_eq!(metrics::moves(&spec, &a), 0);
     }
 }
