@@ -107,7 +107,7 @@ fn assign_equal(
         previous_of(spec, dense, &table, m, &mut mine);
         if let Some(racks) = &racks {
             mine.retain(|&tp| {
-                let keep = !racks.mismatch(spec, m, tp);
+                let keep = !racks.should_release(spec, m, tp);
                 if !keep {
                     let i = dense.index(tp);
                     table[i] = NONE;
@@ -256,7 +256,10 @@ fn deal_by_rack(
 /// Rack information for KIP-881 placement, when Kafka would use it: some member has a rack,
 /// the members' racks meet the replicas' racks, and not every partition has a replica on every
 /// rack (Kafka's `useRackAwareAssignment`, over the whole group).
-struct RackMatch;
+struct RackMatch {
+    /// Per topic, the racks of its subscribers (sorted).
+    subscriber_racks: Vec<Vec<u32>>,
+}
 
 impl RackMatch {
     fn new(spec: &GroupSpec, topics: &[u32]) -> Option<RackMatch> {
@@ -281,7 +284,37 @@ impl RackMatch {
         if known.clone().all(|k| k) && lists.iter().all(|l| **l == all) {
             return None;
         }
-        Some(RackMatch)
+        let mut subscriber_racks = vec![Vec::new(); spec.topics.len()];
+        for m in &spec.members {
+            if let Some(r) = m.rack {
+                for &t in m.topics.iter() {
+                    subscriber_racks[t as usize].push(r);
+                }
+            }
+        }
+        for racks in &mut subscriber_racks {
+            racks.sort_unstable();
+            racks.dedup();
+        }
+        Some(RackMatch { subscriber_racks })
+    }
+
+    /// Whether `m` should give up its previous partition `tp` for the sake of racks: `tp` has
+    /// no replica in `m`'s rack but does in the rack of some subscriber of its topic. Kafka
+    /// releases every mismatched partition; releasing one that no subscriber's rack can hold
+    /// would only move it around from round to round, so kgroup keeps it where it is.
+    fn should_release(&self, spec: &GroupSpec, m: u32, tp: Tp) -> bool {
+        self.mismatch(spec, m, tp)
+            && spec.topics[tp.topic as usize]
+                .partition_racks
+                .as_ref()
+                .is_some_and(|racks| {
+                    racks[tp.partition as usize].iter().any(|r| {
+                        self.subscriber_racks[tp.topic as usize]
+                            .binary_search(r)
+                            .is_ok()
+                    })
+                })
     }
 
     /// Whether `tp` has no replica in `m`'s rack (Kafka's `racksMismatch`; a member without a
@@ -357,6 +390,8 @@ struct General<'a> {
     /// The new owner of every partition.
     owner: Vec<u32>,
     out: Vec<Vec<Tp>>,
+    /// KIP-881 placement, when Kafka would use it.
+    racks: Option<RackMatch>,
 }
 
 impl<'a> General<'a> {
@@ -381,6 +416,12 @@ impl<'a> General<'a> {
             rank,
             owner: vec![NONE; dense.len()],
             out: vec![Vec::new(); spec.members.len()],
+            racks: {
+                let subscribed: Vec<u32> = (0..spec.topics.len() as u32)
+                    .filter(|&t| subs.anyone(t))
+                    .collect();
+                RackMatch::new(spec, &subscribed)
+            },
         }
     }
 
@@ -396,6 +437,10 @@ impl<'a> General<'a> {
         let mut mine = Vec::new();
         for m in 0..spec.members.len() as u32 {
             previous_of(spec, self.dense, self.previous, m, &mut mine);
+            // Unlike the equal-subscription path, previous partitions are kept whatever their
+            // racks: the greedy fill below is balance-first, so a partition released for its
+            // rack could come back to rest elsewhere in the next round, and the group would
+            // not settle. Racks guide where free partitions go and which partitions move.
             for &tp in &mine {
                 self.give(m, tp);
             }
@@ -412,6 +457,10 @@ impl<'a> General<'a> {
         for &t in &topic_order {
             let range = self.dense.range(t);
             if range.clone().all(|i| self.owner[i] != NONE) {
+                continue;
+            }
+            if self.racks.is_some() {
+                self.fill_by_rack(t);
                 continue;
             }
             let mut heap: BinaryHeap<Reverse<(usize, u32, u32)>> = self.subscribers[t as usize]
@@ -453,6 +502,60 @@ impl<'a> General<'a> {
         self.out
     }
 
+    /// Fills topic `t`'s free partitions with racks: each goes to a least-loaded subscriber,
+    /// preferring one in a replica's rack, then its previous owner (so that a settled group stays
+    /// put), then the usual order. Heaps per rack, with stale entries skipped, keep each choice
+    /// logarithmic.
+    fn fill_by_rack(&mut self, t: u32) {
+        type Heap = BinaryHeap<Reverse<(usize, u32, u32)>>;
+        let spec = self.spec;
+        let subs = self.subscribers[t as usize].clone();
+        let entry =
+            |this: &Self, m: u32| Reverse((this.out[m as usize].len(), this.rank[m as usize], m));
+        let mut all: Heap = subs.iter().map(|&m| entry(self, m)).collect();
+        let mut by_rack: std::collections::HashMap<u32, Heap> = std::collections::HashMap::new();
+        for &m in &subs {
+            if let Some(r) = spec.members[m as usize].rack {
+                by_rack.entry(r).or_default().push(entry(self, m));
+            }
+        }
+        let fresh = |this: &Self, heap: &mut Heap| -> Option<(usize, u32, u32)> {
+            while let Some(&Reverse((count, r, m))) = heap.peek() {
+                if count == this.out[m as usize].len() {
+                    return Some((count, r, m));
+                }
+                heap.pop();
+            }
+            None
+        };
+        let range = self.dense.range(t);
+        for i in range.clone() {
+            if self.owner[i] != NONE {
+                continue;
+            }
+            let tp = Tp::new(t, (i - range.start) as u32);
+            let (least, ..) = fresh(self, &mut all).expect("the topic has subscribers");
+            let in_rack = spec.topics[t as usize]
+                .partition_racks
+                .iter()
+                .flat_map(|racks| racks[tp.partition as usize].iter())
+                .filter_map(|r| by_rack.get_mut(r).and_then(|h| fresh(self, h)))
+                .filter(|&(count, ..)| count == least)
+                .min();
+            let previous = self.previous[i];
+            let m = match in_rack {
+                Some((.., m)) => m,
+                None if previous != NONE && self.out[previous as usize].len() == least => previous,
+                None => fresh(self, &mut all).expect("the topic has subscribers").2,
+            };
+            self.give(m, tp);
+            all.push(entry(self, m));
+            if let Some(r) = spec.members[m as usize].rack {
+                by_rack.entry(r).or_default().push(entry(self, m));
+            }
+        }
+    }
+
     /// A move of one partition of `t` from its most loaded holder to its least loaded subscriber
     /// that leaves them closer in count, if there is one: (from, to, dense index).
     fn improving_move(&self, t: u32) -> Option<(u32, u32, usize)> {
@@ -468,10 +571,23 @@ impl<'a> General<'a> {
         if count(from) < count(to) + 2 {
             return None;
         }
-        // Prefer giving up a partition `from` did not own before, and one `to` did.
+        // Prefer a partition that leaves a rack it has no replica in for one it has, then one
+        // `from` did not own before, and one `to` did.
+        let rack_gain = |i: usize| {
+            self.racks.as_ref().is_some_and(|r| {
+                let tp = Tp::new(t, (i - self.dense.range(t).start) as u32);
+                r.mismatch(self.spec, from, tp) && !r.mismatch(self.spec, to, tp)
+            })
+        };
         let i = range
             .filter(|&i| self.owner[i] == from)
-            .max_by_key(|&i| (self.previous[i] == to, self.previous[i] != from))
+            .max_by_key(|&i| {
+                (
+                    rack_gain(i),
+                    self.previous[i] == to,
+                    self.previous[i] != from,
+                )
+            })
             .expect("the donor holds a partition of the topic");
         Some((from, to, i))
     }
@@ -527,6 +643,31 @@ mod tests {
         let a = assign(Strategy::Sticky, &spec);
         assert_eq!(a.named(&spec)[0].1[0].to_string(), "t-1");
         assert_eq!(a.named(&spec)[1].1[0].to_string(), "t-0");
+    }
+
+    #[test]
+    fn unequal_subscriptions_also_place_partitions_in_their_rack() {
+        // `a` has one replica per partition, in r(p % 2); `b` is only wanted by m2, so the
+        // subscriptions differ and the general path runs.
+        let racks: Vec<Vec<String>> = (0..4).map(|p| vec![format!("r{}", p % 2)]).collect();
+        let spec = GroupSpec::builder()
+            .topic("a", 4)
+            .topic("b", 1)
+            .partition_racks("a", racks)
+            .member(MemberInput::new("m0", ["a"]).with_rack("r1"))
+            .member(MemberInput::new("m1", ["a"]).with_rack("r0"))
+            .member(MemberInput::new("m2", ["a", "b"]).with_rack("r9"))
+            .build()
+            .unwrap();
+        let a = assign(Strategy::Sticky, &spec);
+        metrics::validate(&spec, &a).unwrap();
+        assert!(metrics::is_balanced(&spec, &a));
+        for tp in &a.members[0] {
+            assert_eq!(tp.partition % 2, 1, "m0 (r1) got a-{}", tp.partition);
+        }
+        for tp in &a.members[1] {
+            assert_eq!(tp.partition % 2, 0, "m1 (r0) got a-{}", tp.partition);
+        }
     }
 
     #[test]

@@ -531,4 +531,20 @@ proptest! {
             prop_assert_eq!(assign(s, &racked_spec(&round_two, &racks)), first, "{}", s);
         }
     }
+
+    #[test]
+    fn racks_keep_sticky_stable_with_unequal_subscriptions((mut g, racks) in racked_group(false)) {
+        for m in &mut g.members {
+            m.owned.clear();
+        }
+        let spec = racked_spec(&g, &racks);
+        let first = assign(Strategy::Sticky, &spec);
+        prop_assert!(metrics::is_balanced(&spec, &first));
+        let mut round_two = g.clone();
+        for (m, parts) in round_two.members.iter_mut().zip(&first.members) {
+            m.owned = parts.iter().map(|tp| (spec.topic_name(tp.topic).to_owned(), tp.partition as i32)).collect();
+            m.generation = Some(9);
+        }
+        prop_assert_eq!(assign(Strategy::Sticky, &racked_spec(&round_two, &racks)), first);
+    }
 }
