@@ -153,17 +153,18 @@ impl Assignment {
 
 /// Runs `strategy` over `spec`.
 pub fn assign(strategy: Strategy, spec: &GroupSpec) -> Assignment {
-    let mut members = match strategy {
+    // Each assignor returns every member's partitions sorted: round-robin and classic range
+    // produce them in order, the rack-aware range and the sticky assignors sort at the end.
+    let members = match strategy {
         Strategy::Range => range::assign(spec),
         Strategy::RoundRobin => roundrobin::assign(spec),
         Strategy::Sticky => sticky::assign(spec, sticky::Flavor::Eager),
         Strategy::CooperativeSticky => sticky::assign(spec, sticky::Flavor::Cooperative),
     };
-    for parts in &mut members {
-        if !parts.is_sorted() {
-            parts.sort_unstable();
-        }
-    }
+    debug_assert!(
+        members.iter().all(|parts| parts.is_sorted()),
+        "{strategy} returned unsorted partitions"
+    );
     Assignment { members }
 }
 

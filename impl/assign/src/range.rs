@@ -252,6 +252,10 @@ pub(crate) mod rack {
         for s in &mut states {
             s.assign_ranges(spec, false, &mut out);
         }
+        // Rack matching gives partitions out of order; Kafka sorts the result too.
+        for parts in &mut out {
+            parts.sort_unstable();
+        }
         out
     }
 
