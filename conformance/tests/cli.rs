@@ -162,6 +162,35 @@ fn t21_bad_options_exit_2() {
 }
 
 #[test]
+fn t22_a_response_that_cannot_be_written_exits_1() {
+    // /dev/full refuses every write with ENOSPC.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full exists on Linux");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kgroup"))
+        .arg("assign")
+        .stdin(Stdio::piped())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"strategy": "range", "topics": {"t": 2}, "members": [{"id": "a", "topics": ["t"]}]}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("kgroup assign: cannot write the response:"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn t30_bench_json_lines_have_the_contract_fields() {
     let out = kgroup(
         &[

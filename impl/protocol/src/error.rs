@@ -266,3 +266,22 @@ mod tests {
         assert_eq!(ErrorCode::UnknownMemberId.name(), "UNKNOWN_MEMBER_ID");
     }
 }
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn error_codes_serialize_by_kafka_name() {
+        let json = serde_json::to_string(&ErrorCode::FencedInstanceId).unwrap();
+        assert_eq!(json, "\"FENCED_INSTANCE_ID\"");
+        assert_eq!(
+            serde_json::from_str::<ErrorCode>(&json).unwrap(),
+            ErrorCode::FencedInstanceId
+        );
+        let err = serde_json::from_str::<ErrorCode>("\"NOT_A_CODE\"").unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("unknown Kafka error code name `NOT_A_CODE`"));
+    }
+}

@@ -204,3 +204,19 @@ mod tests {
         );
     }
 }
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn ids_serialize_as_plain_values() {
+        assert_eq!(
+            serde_json::to_string(&MemberId::from("m-1")).unwrap(),
+            "\"m-1\""
+        );
+        assert_eq!(serde_json::to_string(&GenerationId(7)).unwrap(), "7");
+        let tp: TopicPartition = serde_json::from_str(r#"{"topic": "t", "partition": 3}"#).unwrap();
+        assert_eq!(tp, TopicPartition::new("t", 3));
+    }
+}
