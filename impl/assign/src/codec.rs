@@ -119,12 +119,6 @@ pub fn encode_subscription(
     subscription: &Subscription,
     version: i16,
 ) -> Result<Vec<u8>, CodecError> {
-    if !(0..=HIGHEST_VERSION).contains(&version) {
-        return Err(CodecError::UnsupportedVersion {
-            what: "subscription",
-            version,
-        });
-    }
     let mut message = ConsumerProtocolSubscription::default();
     message.topics = subscription.topics.iter().map(|t| str_bytes(t)).collect();
     message.user_data = subscription.user_data.clone().map(Bytes::from);
@@ -213,12 +207,6 @@ pub fn encode_assignment(
     assignment: &AssignmentMessage,
     version: i16,
 ) -> Result<Vec<u8>, CodecError> {
-    if !(0..=HIGHEST_VERSION).contains(&version) {
-        return Err(CodecError::UnsupportedVersion {
-            what: "assignment",
-            version,
-        });
-    }
     let mut message = ConsumerProtocolAssignment::default();
     message.assigned_partitions = by_topic(&assignment.partitions)
         .into_iter()
@@ -561,6 +549,26 @@ mod tests {
                 } else {
                     None
                 }
+            );
+        }
+    }
+
+    #[test]
+    fn encoding_refuses_versions_it_does_not_know() {
+        for version in [-1, 4] {
+            assert_eq!(
+                encode_subscription(&Subscription::default(), version),
+                Err(CodecError::UnsupportedVersion {
+                    what: "subscription",
+                    version
+                })
+            );
+            assert_eq!(
+                encode_assignment(&AssignmentMessage::default(), version),
+                Err(CodecError::UnsupportedVersion {
+                    what: "assignment",
+                    version
+                })
             );
         }
     }

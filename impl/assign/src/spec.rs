@@ -505,6 +505,26 @@ mod tests {
     }
 
     #[test]
+    fn members_added_both_ways_are_all_kept() {
+        let borrowed = [MemberRef {
+            id: "b",
+            topics: vec!["t"],
+            owned: vec![("t", 0)],
+            generation: Some(2),
+            ..MemberRef::default()
+        }];
+        let spec = GroupSpec::builder()
+            .topic("t", 1)
+            .member(MemberInput::new("a", ["t"]))
+            .build_with(&borrowed)
+            .unwrap();
+        let ids: Vec<&str> = spec.members.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(spec.members[1].owned, vec![Tp::new(0, 0)]);
+        assert_eq!(spec.members[1].generation, 2);
+    }
+
+    #[test]
     fn malformed_input_is_a_typed_error() {
         let dup = GroupSpec::builder()
             .member(MemberInput::new("c1", ["t"]))
