@@ -6,7 +6,10 @@
 //!    partition can move from its owner to another subscriber of its topic that has at least two
 //!    fewer partitions (Kafka's `isBalanced`).
 //! 2. **Stickiness.** A partition stays with its valid previous owner (see [`crate::ownership`])
-//!    unless balance needs it elsewhere.
+//!    unless balance needs it elsewhere, or, with equal subscriptions and racks (KIP-881), unless
+//!    a subscriber in one of its replicas' racks can take it: Kafka 3.5+ puts racks before
+//!    stickiness there. With unequal subscriptions racks only guide free partitions and moves,
+//!    because releasing for racks there made groups churn (docs/assign.md).
 //! 3. **Cooperative hand-over.** For `cooperative-sticky`, a partition that some other member
 //!    still reports owning is withheld from its new owner this round; the owner revokes it, and
 //!    the follow-up rebalance hands it over.
