@@ -13,6 +13,7 @@ pub mod api;
 pub mod error;
 pub mod group;
 pub mod ids;
+pub mod trace;
 
 pub use error::ErrorCode;
 pub use group::{

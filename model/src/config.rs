@@ -1,0 +1,133 @@
+//! What a check explores: group size, protocol, features and fault budgets.
+
+use crate::bugs::Bug;
+use crate::state::{Budget, MAX_CONSUMERS, MAX_PARTITIONS};
+use std::fmt;
+
+/// The rebalance protocol every consumer of the group runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Revoke every partition before rejoining.
+    Eager,
+    /// KIP-429: keep partitions across the rebalance, revoke only what moves, rejoin to receive it.
+    Cooperative,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Eager => "eager",
+            Protocol::Cooperative => "cooperative",
+        }
+    }
+}
+
+/// One configuration of the model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// Consumers in the group (each one slot, one connection).
+    pub consumers: u8,
+    /// Partitions of the one subscribed topic.
+    pub partitions: u8,
+    /// Records in each partition.
+    pub records: u8,
+    pub protocol: Protocol,
+    /// Every consumer has a `group.instance.id` (KIP-345).
+    pub static_members: bool,
+    /// The coordinator may take a connection's requests out of order (TCP never does; this is
+    /// for checking what the protocol relies on).
+    pub reorder: bool,
+    /// Fault budgets.
+    pub faults: Budget,
+    /// The seeded bug switched on, if any.
+    pub bug: Option<Bug>,
+}
+
+/// A configuration the model cannot represent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Two consumers, two partitions of one record, EAGER, no faults.
+    pub fn small() -> Config {
+        Config {
+            consumers: 2,
+            partitions: 2,
+            records: 1,
+            protocol: Protocol::Eager,
+            static_members: false,
+            reorder: false,
+            faults: Budget::default(),
+            bug: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.consumers == 0 || self.consumers as usize > MAX_CONSUMERS {
+            return Err(ConfigError(format!(
+                "consumers must be 1..={MAX_CONSUMERS}, got {}",
+                self.consumers
+            )));
+        }
+        if self.partitions == 0 || self.partitions as usize > MAX_PARTITIONS {
+            return Err(ConfigError(format!(
+                "partitions must be 1..={MAX_PARTITIONS}, got {}",
+                self.partitions
+            )));
+        }
+        if self.records > 7 {
+            return Err(ConfigError(format!(
+                "records must be 0..=7, got {}",
+                self.records
+            )));
+        }
+        if self.faults.crashes + self.faults.losses + self.faults.expiries + self.faults.leaves
+            > 12
+        {
+            return Err(ConfigError(
+                "fault budgets may add up to at most 12 (member id nonces are 4 bits)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every partition of the topic.
+    pub fn all_partitions(&self) -> u8 {
+        ((1u16 << self.partitions) - 1) as u8
+    }
+
+    pub fn has_bug(&self, bug: Bug) -> bool {
+        self.bug == Some(bug)
+    }
+
+    /// A one-line description, as the checker's summary prints it.
+    pub fn describe(&self) -> String {
+        let f = &self.faults;
+        let mut s = format!(
+            "{} consumers, {} partitions x {} records, {}{}{}, faults: crash {} loss {} expiry {} failover {} leave {}",
+            self.consumers,
+            self.partitions,
+            self.records,
+            self.protocol.name(),
+            if self.static_members { ", static" } else { "" },
+            if self.reorder { ", reordering" } else { "" },
+            f.crashes,
+            f.losses,
+            f.expiries,
+            f.failovers,
+            f.leaves,
+        );
+        if let Some(b) = self.bug {
+            s.push_str(&format!(", bug {}", b.name()));
+        }
+        s
+    }
+}

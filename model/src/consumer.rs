@@ -1,0 +1,235 @@
+//! The consumer: Kafka's `ConsumerCoordinator` (join, sync, heartbeat, commit, revoke) and the
+//! application's poll loop (process a record, commit the position), one atomic step at a time.
+//! The model's consumer has at most one group request in flight.
+
+use crate::assignment::assign;
+use crate::bugs::Bug;
+use crate::config::{Config, Protocol};
+use crate::state::*;
+use kgroup_protocol::ErrorCode;
+
+fn send(s: &mut State, slot: usize, req: Req) {
+    s.to_coord[slot].push(req);
+    s.consumers[slot].waiting = true;
+}
+
+fn instance(cfg: &Config, slot: usize) -> Option<u8> {
+    cfg.static_members.then_some(slot as u8)
+}
+
+/// Sends JoinGroup. Under EAGER the consumer first revokes everything it holds.
+pub fn join(cfg: &Config, s: &mut State, slot: usize) {
+    let c = &mut s.consumers[slot];
+    if cfg.protocol == Protocol::Eager && !cfg.has_bug(Bug::EagerRejoinWithoutRevoke) {
+        c.owned = 0;
+        c.assigned = 0;
+    }
+    let owned = match cfg.protocol {
+        Protocol::Eager => 0,
+        Protocol::Cooperative => c.assigned,
+    };
+    let req = Req::Join {
+        member: c.member,
+        nonce: c.nonce,
+        instance: instance(cfg, slot),
+        owned,
+    };
+    c.phase = Phase::Joining;
+    c.rejoin = false;
+    send(s, slot, req);
+}
+
+/// Processes the next record of an owned partition.
+pub fn process(s: &mut State, slot: usize, p: usize) {
+    let c = &mut s.consumers[slot];
+    let o = c.position[p];
+    c.position[p] += 1;
+    s.processed[p] |= 1 << o;
+}
+
+/// The partitions whose position is ahead of what the consumer knows to be committed.
+pub fn uncommitted(cfg: &Config, c: &Consumer) -> Parts {
+    (0..cfg.partitions as usize)
+        .filter(|&p| c.owned & (1 << p) != 0 && c.position[p] > c.committed[p])
+        .fold(0, |acc, p| acc | 1 << p)
+}
+
+/// Commits the position of every owned partition that moved (OffsetCommit).
+pub fn commit(cfg: &Config, s: &mut State, slot: usize) {
+    let c = &s.consumers[slot];
+    let mut offsets = [ABSENT; MAX_PARTITIONS];
+    for p in parts(uncommitted(cfg, c)) {
+        offsets[p] = c.position[p];
+    }
+    let req = Req::Commit {
+        member: c.member.expect("committing needs a member id"),
+        instance: instance(cfg, slot),
+        generation: c.generation,
+        offsets,
+    };
+    send(s, slot, req);
+}
+
+pub fn heartbeat(cfg: &Config, s: &mut State, slot: usize) {
+    let c = &s.consumers[slot];
+    let req = Req::Heartbeat {
+        member: c.member.expect("heartbeating needs a member id"),
+        instance: instance(cfg, slot),
+        generation: c.generation,
+    };
+    send(s, slot, req);
+}
+
+/// LeaveGroup on a graceful shutdown; the process then stops for good.
+pub fn leave(s: &mut State, slot: usize) {
+    let member = s.consumers[slot].member.expect("leaving needs a member id");
+    s.to_coord[slot].push(Req::Leave { member });
+    stop(s, slot, Phase::Down);
+}
+
+/// The process stops: nothing it held is processed any more.
+pub fn stop(s: &mut State, slot: usize, phase: Phase) {
+    let c = &mut s.consumers[slot];
+    c.phase = phase;
+    c.waiting = false;
+    c.owned = 0;
+    c.assigned = 0;
+}
+
+/// Partitions lost (`onPartitionsLost`): the member is out of the group or its generation.
+fn lose(c: &mut Consumer, forget_member: bool) {
+    c.owned = 0;
+    c.assigned = 0;
+    c.generation = 0;
+    if forget_member {
+        c.member = None;
+    }
+    c.phase = Phase::Unjoined;
+}
+
+/// Handles the response at the head of the consumer's connection.
+pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
+    if !s.consumers[slot].alive() || !s.consumers[slot].waiting {
+        return;
+    }
+    s.consumers[slot].waiting = false;
+    match resp {
+        Resp::Join {
+            error,
+            member,
+            generation,
+            leader,
+            members,
+        } => {
+            let c = &mut s.consumers[slot];
+            if c.phase != Phase::Joining {
+                return;
+            }
+            match error {
+                ErrorCode::None | ErrorCode::MemberIdRequired => {
+                    if member != c.member {
+                        c.member = member;
+                        c.nonce += 1;
+                    }
+                    if error == ErrorCode::MemberIdRequired {
+                        c.phase = Phase::Unjoined;
+                        return;
+                    }
+                    c.generation = generation;
+                    let assignment = (leader == member && !members.is_empty())
+                        .then(|| assign(cfg, &members));
+                    let req = Req::Sync {
+                        member: member.expect("a join response names the member"),
+                        instance: instance(cfg, slot),
+                        generation,
+                        assignment,
+                    };
+                    c.phase = Phase::Syncing;
+                    send(s, slot, req);
+                }
+                other => error_reset(s, slot, other),
+            }
+        }
+        Resp::Sync { error, assignment } => {
+            let c = &mut s.consumers[slot];
+            if c.phase != Phase::Syncing {
+                return;
+            }
+            if error != ErrorCode::None {
+                return error_reset(s, slot, error);
+            }
+            let revoked = c.owned & !assignment;
+            if revoked != 0 {
+                // Only COOPERATIVE consumers still hold partitions here.
+                c.rejoin = true;
+                s.seen |= Seen::COOP_REVOKE;
+            }
+            c.owned &= assignment;
+            c.assigned = assignment;
+            let new = assignment & !c.owned;
+            if new != 0 {
+                c.phase = Phase::Fetching;
+                send(s, slot, Req::Fetch { partitions: new });
+            } else {
+                c.phase = if c.rejoin {
+                    Phase::Unjoined
+                } else {
+                    Phase::Stable
+                };
+            }
+        }
+        Resp::Fetch { offsets } => {
+            let c = &mut s.consumers[slot];
+            if c.phase != Phase::Fetching {
+                return;
+            }
+            for p in 0..MAX_PARTITIONS {
+                if offsets[p] != ABSENT && c.assigned & (1 << p) != 0 {
+                    c.position[p] = offsets[p];
+                    c.committed[p] = offsets[p];
+                    c.owned |= 1 << p;
+                }
+            }
+            c.phase = if c.rejoin {
+                Phase::Unjoined
+            } else {
+                Phase::Stable
+            };
+        }
+        Resp::Heartbeat { error } => {
+            if error != ErrorCode::None {
+                error_reset(s, slot, error)
+            }
+        }
+        Resp::Commit { error, offsets } => {
+            let c = &mut s.consumers[slot];
+            if error == ErrorCode::None {
+                for p in 0..MAX_PARTITIONS {
+                    if offsets[p] != ABSENT && c.owned & (1 << p) != 0 {
+                        c.committed[p] = c.committed[p].max(offsets[p]);
+                    }
+                }
+            } else if error == ErrorCode::RebalanceInProgress {
+                // CommitFailed/RebalanceInProgress: the next poll rejoins.
+                if c.phase == Phase::Stable {
+                    c.phase = Phase::Unjoined;
+                }
+            } else {
+                error_reset(s, slot, error)
+            }
+        }
+        Resp::Leave { .. } => {}
+    }
+}
+
+/// What the consumer does on a group error, as Kafka's `AbstractCoordinator` does.
+fn error_reset(s: &mut State, slot: usize, error: ErrorCode) {
+    let c = &mut s.consumers[slot];
+    match error {
+        ErrorCode::FencedInstanceId => stop(s, slot, Phase::Fenced),
+        ErrorCode::UnknownMemberId => lose(c, true),
+        ErrorCode::IllegalGeneration => lose(c, false),
+        // REBALANCE_IN_PROGRESS and anything else: rejoin, keeping what it owns.
+        _ => c.phase = Phase::Unjoined,
+    }
+}

@@ -1,0 +1,541 @@
+//! The group coordinator: Kafka 3.9's classic `GroupCoordinator` for one group, reduced to what
+//! the properties depend on. Each function is one atomic step of the coordinator: take a
+//! request, change the group, queue responses, append records. The order of the checks follows
+//! Kafka's handlers (`handleJoinGroup`, `handleSyncGroup`, `handleHeartbeat`,
+//! `handleCommitOffsets`, `handleLeaveGroup`), so the first failing check names the error.
+
+use crate::bugs::Bug;
+use crate::config::Config;
+use crate::state::*;
+use kgroup_protocol::{ErrorCode, GroupState};
+
+fn reply(s: &mut State, slot: u8, resp: Resp) {
+    s.to_consumer[slot as usize].push(resp);
+}
+
+/// Takes one request from connection `slot`.
+pub fn handle(cfg: &Config, s: &mut State, slot: u8, req: Req) {
+    match req {
+        Req::Join {
+            member,
+            nonce,
+            instance,
+            owned,
+        } => join(cfg, s, slot, member, nonce, instance, owned),
+        Req::Sync {
+            member,
+            instance,
+            generation,
+            assignment,
+        } => sync(s, member, instance, generation, assignment),
+        Req::Heartbeat {
+            member,
+            instance,
+            generation,
+        } => {
+            let error = heartbeat_error(&s.coord, member, instance, generation);
+            reply(s, slot, Resp::Heartbeat { error });
+        }
+        Req::Commit {
+            member,
+            instance,
+            generation,
+            offsets,
+        } => commit(cfg, s, slot, member, instance, generation, offsets),
+        Req::Fetch { partitions } => {
+            let mut offsets = [ABSENT; MAX_PARTITIONS];
+            for p in parts(partitions) {
+                offsets[p] = s.coord.offsets[p];
+            }
+            reply(s, slot, Resp::Fetch { offsets });
+        }
+        Req::Leave { member } => {
+            let error = if s.coord.has(member) {
+                remove_member(s, member);
+                ErrorCode::None
+            } else {
+                ErrorCode::UnknownMemberId
+            };
+            reply(s, slot, Resp::Leave { error });
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn join(
+    cfg: &Config,
+    s: &mut State,
+    slot: u8,
+    member: Option<MemberId>,
+    nonce: u8,
+    instance: Option<u8>,
+    owned: Parts,
+) {
+    let error = |error| Resp::Join {
+        error,
+        member,
+        generation: 0,
+        leader: None,
+        members: vec![],
+    };
+    let Some(id) = member else {
+        let id = MemberId { slot, nonce };
+        match instance {
+            // KIP-345: a static member joins without MEMBER_ID_REQUIRED.
+            Some(i) => match s.coord.by_instance(i).map(|m| m.id) {
+                Some(old) => static_rejoin(cfg, s, old, id, owned),
+                None => add_member(s, id, Some(i), owned),
+            },
+            // KIP-394: a new dynamic member is told its id and must join again with it.
+            None => {
+                if !s.coord.pending.contains(&id) {
+                    s.coord.pending.push(id);
+                    s.coord.pending.sort();
+                }
+                reply(
+                    s,
+                    slot,
+                    Resp::Join {
+                        error: ErrorCode::MemberIdRequired,
+                        member: Some(id),
+                        generation: 0,
+                        leader: None,
+                        members: vec![],
+                    },
+                );
+            }
+        }
+        return;
+    };
+    if let Some(at) = s.coord.pending.iter().position(|p| *p == id) {
+        s.coord.pending.remove(at);
+        add_member(s, id, instance, owned);
+        return;
+    }
+    if s.coord.fenced(id, instance) {
+        return reply(s, slot, error(ErrorCode::FencedInstanceId));
+    }
+    if !s.coord.has(id) {
+        return reply(s, slot, error(ErrorCode::UnknownMemberId));
+    }
+    match s.coord.state {
+        GroupState::PreparingRebalance => {
+            let m = s.coord.member_mut(id).expect("checked above");
+            m.joined = true;
+            m.owed |= Owed::JOIN;
+            m.owned = owned;
+        }
+        GroupState::CompletingRebalance | GroupState::Stable => {
+            let m = s.coord.member(id).expect("checked above");
+            let same = m.owned == owned;
+            let is_leader = s.coord.leader == Some(id);
+            let stable = s.coord.state == GroupState::Stable;
+            if same && !(stable && is_leader) {
+                // Nothing changed: answer with the current generation, as Kafka does; the
+                // leader in CompletingRebalance gets the member list again.
+                let resp = current_join_response(&s.coord, id, !stable && is_leader);
+                reply(s, slot, resp);
+            } else {
+                let m = s.coord.member_mut(id).expect("checked above");
+                m.owned = owned;
+                prepare_rebalance(s);
+                let m = s.coord.member_mut(id).expect("checked above");
+                m.joined = true;
+                m.owed |= Owed::JOIN;
+            }
+        }
+        GroupState::Empty | GroupState::Dead => reply(s, slot, error(ErrorCode::UnknownMemberId)),
+    }
+}
+
+fn current_join_response(c: &Coord, id: MemberId, with_members: bool) -> Resp {
+    Resp::Join {
+        error: ErrorCode::None,
+        member: Some(id),
+        generation: c.generation,
+        leader: c.leader,
+        members: if with_members {
+            c.members.iter().map(|m| (m.id, m.owned)).collect()
+        } else {
+            vec![]
+        },
+    }
+}
+
+/// A new member joins (a pending dynamic member, or a static instance the group does not know).
+fn add_member(s: &mut State, id: MemberId, instance: Option<u8>, owned: Parts) {
+    s.coord.insert(Member {
+        id,
+        instance,
+        joined: true,
+        owed: Owed::JOIN,
+        owned,
+        assignment: 0,
+    });
+    if s.coord.state != GroupState::PreparingRebalance {
+        prepare_rebalance(s);
+    }
+}
+
+/// KIP-345: a known `group.instance.id` joins with an empty member id (a restarted static member).
+/// The new id replaces the old one, which is fenced; a Stable group does not rebalance.
+fn static_rejoin(cfg: &Config, s: &mut State, old: MemberId, new: MemberId, owned: Parts) {
+    let c = &mut s.coord;
+    let prev = c.member(old).expect("found by instance").clone();
+    if cfg.has_bug(Bug::StaticRejoinWithoutFencing) {
+        // The old id stays a member beside the new one, both with the instance's assignment.
+        let mut twin = prev.clone();
+        twin.instance = None;
+        twin.owed = 0;
+        twin.joined = false;
+        c.members.retain(|m| m.id != old);
+        c.insert(twin);
+    } else {
+        c.members.retain(|m| m.id != old);
+        // Requests the old instance was waiting on are answered FENCED_INSTANCE_ID.
+        if prev.owed & Owed::JOIN != 0 {
+            let e = ErrorCode::FencedInstanceId;
+            reply(
+                s,
+                old.slot,
+                Resp::Join {
+                    error: e,
+                    member: Some(old),
+                    generation: 0,
+                    leader: None,
+                    members: vec![],
+                },
+            );
+        }
+        if prev.owed & Owed::SYNC != 0 {
+            reply(
+                s,
+                old.slot,
+                Resp::Sync {
+                    error: ErrorCode::FencedInstanceId,
+                    assignment: 0,
+                },
+            );
+        }
+    }
+    let c = &mut s.coord;
+    if c.leader == Some(old) {
+        c.leader = Some(new);
+    }
+    c.insert(Member {
+        id: new,
+        instance: prev.instance,
+        joined: false,
+        owed: 0,
+        owned,
+        assignment: prev.assignment,
+    });
+    match c.state {
+        GroupState::Stable => {
+            if !cfg.has_bug(Bug::StaticReplacementNotStored) {
+                store_group(s);
+            }
+            s.seen |= Seen::STATIC_REJOIN;
+            // Answer with the current generation; the member then syncs for its assignment.
+            let resp = current_join_response(&s.coord, new, false);
+            reply(s, new.slot, resp);
+        }
+        GroupState::CompletingRebalance => {
+            prepare_rebalance(s);
+            mark_joined(s, new);
+        }
+        GroupState::PreparingRebalance => mark_joined(s, new),
+        GroupState::Empty | GroupState::Dead => unreachable!("a group with members"),
+    }
+}
+
+fn mark_joined(s: &mut State, id: MemberId) {
+    let m = s.coord.member_mut(id).expect("member");
+    m.joined = true;
+    m.owed |= Owed::JOIN;
+}
+
+/// Kafka's `prepareRebalance`: members waiting for SyncGroup get REBALANCE_IN_PROGRESS and the
+/// assignments are dropped when a CompletingRebalance group starts over.
+pub fn prepare_rebalance(s: &mut State) {
+    if s.coord.state == GroupState::CompletingRebalance {
+        let mut waiting = vec![];
+        for m in &mut s.coord.members {
+            m.assignment = 0;
+            if m.owed & Owed::SYNC != 0 {
+                m.owed &= !Owed::SYNC;
+                waiting.push(m.id.slot);
+            }
+        }
+        for slot in waiting {
+            reply(
+                s,
+                slot,
+                Resp::Sync {
+                    error: ErrorCode::RebalanceInProgress,
+                    assignment: 0,
+                },
+            );
+        }
+    }
+    s.coord.state = GroupState::PreparingRebalance;
+}
+
+/// The join phase can complete: every member has rejoined and no pending member is outstanding.
+pub fn can_complete_join(c: &Coord) -> bool {
+    c.state == GroupState::PreparingRebalance
+        && c.pending.is_empty()
+        && !c.waits_for_removed
+        && c.members.iter().all(|m| m.joined)
+}
+
+/// Kafka's `onCompleteJoin`: a new generation; the leader gets the member list.
+pub fn complete_join(s: &mut State) {
+    let c = &mut s.coord;
+    c.generation += 1;
+    if c.members.is_empty() {
+        c.state = GroupState::Empty;
+        c.leader = None;
+        store_group(s);
+        return;
+    }
+    c.state = GroupState::CompletingRebalance;
+    if c.leader.is_none_or(|l| !c.has(l)) {
+        c.leader = Some(c.members[0].id);
+    }
+    let list: Vec<(MemberId, Parts)> = c.members.iter().map(|m| (m.id, m.owned)).collect();
+    let mut out = vec![];
+    for m in &mut c.members {
+        m.joined = false;
+        if m.owed & Owed::JOIN != 0 {
+            m.owed &= !Owed::JOIN;
+            let lead = c.leader == Some(m.id);
+            out.push((
+                m.id.slot,
+                Resp::Join {
+                    error: ErrorCode::None,
+                    member: Some(m.id),
+                    generation: c.generation,
+                    leader: c.leader,
+                    members: if lead { list.clone() } else { vec![] },
+                },
+            ));
+        }
+    }
+    for (slot, r) in out {
+        reply(s, slot, r);
+    }
+}
+
+fn sync(
+    s: &mut State,
+    id: MemberId,
+    instance: Option<u8>,
+    generation: u8,
+    assignment: Option<Vec<(MemberId, Parts)>>,
+) {
+    let c = &s.coord;
+    let fail = |error| Resp::Sync {
+        error,
+        assignment: 0,
+    };
+    let error = if c.fenced(id, instance) {
+        ErrorCode::FencedInstanceId
+    } else if !c.has(id) {
+        ErrorCode::UnknownMemberId
+    } else if generation != c.generation {
+        ErrorCode::IllegalGeneration
+    } else {
+        match c.state {
+            GroupState::Empty | GroupState::Dead => ErrorCode::UnknownMemberId,
+            GroupState::PreparingRebalance => ErrorCode::RebalanceInProgress,
+            GroupState::Stable => {
+                let a = c.member(id).expect("checked").assignment;
+                return reply(
+                    s,
+                    id.slot,
+                    Resp::Sync {
+                        error: ErrorCode::None,
+                        assignment: a,
+                    },
+                );
+            }
+            GroupState::CompletingRebalance => {
+                let is_leader = c.leader == Some(id);
+                s.coord.member_mut(id).expect("checked").owed |= Owed::SYNC;
+                if is_leader {
+                    if let Some(a) = assignment {
+                        set_assignment(s, &a);
+                    }
+                }
+                return;
+            }
+        }
+    };
+    reply(s, id.slot, fail(error));
+}
+
+/// The leader's SyncGroup: store the group with the assignment, then hand it out (Stable).
+fn set_assignment(s: &mut State, a: &[(MemberId, Parts)]) {
+    let c = &mut s.coord;
+    for m in &mut c.members {
+        if let Some((_, p)) = a.iter().find(|(id, _)| *id == m.id) {
+            m.assignment = *p;
+        } else {
+            // Kafka gives members the leader left out an empty assignment.
+            m.assignment = 0;
+        }
+    }
+    c.state = GroupState::Stable;
+    store_group(s);
+    let mut out = vec![];
+    for m in &mut s.coord.members {
+        if m.owed & Owed::SYNC != 0 {
+            m.owed &= !Owed::SYNC;
+            out.push((m.id.slot, m.assignment));
+        }
+    }
+    for (slot, assignment) in out {
+        reply(
+            s,
+            slot,
+            Resp::Sync {
+                error: ErrorCode::None,
+                assignment,
+            },
+        );
+    }
+}
+
+/// Kafka's heartbeat checks, in its order.
+pub fn heartbeat_error(c: &Coord, id: MemberId, instance: Option<u8>, generation: u8) -> ErrorCode {
+    if c.fenced(id, instance) {
+        ErrorCode::FencedInstanceId
+    } else if !c.has(id) {
+        ErrorCode::UnknownMemberId
+    } else if generation != c.generation {
+        ErrorCode::IllegalGeneration
+    } else {
+        match c.state {
+            GroupState::Empty | GroupState::Dead => ErrorCode::UnknownMemberId,
+            GroupState::PreparingRebalance => ErrorCode::RebalanceInProgress,
+            GroupState::CompletingRebalance | GroupState::Stable => ErrorCode::None,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn commit(
+    cfg: &Config,
+    s: &mut State,
+    slot: u8,
+    id: MemberId,
+    instance: Option<u8>,
+    generation: u8,
+    offsets: Offsets,
+) {
+    let c = &s.coord;
+    if !c.has(id) && !c.pending.contains(&id) {
+        s.seen |= Seen::ZOMBIE_COMMIT;
+    }
+    let error = if cfg.has_bug(Bug::CommitWithoutGenerationCheck) {
+        ErrorCode::None
+    } else if c.fenced(id, instance) {
+        ErrorCode::FencedInstanceId
+    } else if !c.has(id) {
+        ErrorCode::UnknownMemberId
+    } else if generation != c.generation {
+        ErrorCode::IllegalGeneration
+    } else if c.state == GroupState::CompletingRebalance {
+        ErrorCode::RebalanceInProgress
+    } else {
+        ErrorCode::None
+    };
+    if error == ErrorCode::None {
+        for p in 0..MAX_PARTITIONS {
+            if offsets[p] != ABSENT {
+                if offsets[p] < s.coord.offsets[p] {
+                    s.seen |= Seen::REGRESSED;
+                }
+                // Append the offset commit record, then apply it.
+                s.log.offsets[p] = offsets[p];
+                s.coord.offsets[p] = offsets[p];
+            }
+        }
+    }
+    reply(s, slot, Resp::Commit { error, offsets });
+}
+
+/// A member leaves the group (LeaveGroup, session timeout, rebalance timeout).
+pub fn remove_member(s: &mut State, id: MemberId) {
+    let c = &mut s.coord;
+    c.members.retain(|m| m.id != id);
+    match c.state {
+        GroupState::Stable | GroupState::CompletingRebalance => prepare_rebalance(s),
+        GroupState::PreparingRebalance | GroupState::Empty | GroupState::Dead => {}
+    }
+}
+
+/// A member's session (or, during a rebalance, its rebalance timeout) expires.
+pub fn expire(cfg: &Config, s: &mut State, id: MemberId) {
+    if let Some(at) = s.coord.pending.iter().position(|p| *p == id) {
+        s.coord.pending.remove(at);
+        if cfg.has_bug(Bug::ExpiredMemberBlocksRebalance) {
+            s.coord.waits_for_removed = true;
+        }
+        return;
+    }
+    if cfg.has_bug(Bug::ExpiryWithoutRebalance) && s.coord.state == GroupState::Stable {
+        // The member is dropped but the group stays Stable: its partitions have no owner.
+        s.coord.members.retain(|m| m.id != id);
+        if s.coord.leader == Some(id) {
+            s.coord.leader = s.coord.members.first().map(|m| m.id);
+        }
+        return;
+    }
+    remove_member(s, id);
+}
+
+/// Writes the group metadata record for the group as it is now.
+pub fn store_group(s: &mut State) {
+    s.log.group = GroupRecord {
+        generation: s.coord.generation,
+        leader: s.coord.leader,
+        members: s
+            .coord
+            .members
+            .iter()
+            .map(|m| (m.id, m.instance, m.assignment))
+            .collect(),
+    };
+}
+
+/// Loading the partition: what a coordinator that replays the log holds. Members come back with
+/// their assignments and the group is Stable (Empty without members); nothing is in flight.
+pub fn load(log: &Log) -> Coord {
+    let g = &log.group;
+    Coord {
+        state: if g.members.is_empty() {
+            GroupState::Empty
+        } else {
+            GroupState::Stable
+        },
+        generation: g.generation,
+        leader: g.leader,
+        members: g
+            .members
+            .iter()
+            .map(|&(id, instance, assignment)| Member {
+                id,
+                instance,
+                joined: false,
+                owed: 0,
+                owned: 0,
+                assignment,
+            })
+            .collect(),
+        pending: vec![],
+        offsets: log.offsets,
+        waits_for_removed: false,
+    }
+}

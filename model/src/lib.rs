@@ -1,0 +1,353 @@
+//! A stateright model of Kafka's classic consumer-group protocol: one group coordinator with its
+//! `__consumer_offsets` log, N consumers, per-connection FIFO networks, and bounded faults.
+//! docs/model.md explains what is modelled and what is abstracted; docs/invariants/ has a page
+//! per property.
+//!
+//! - [`state`]: the state, its actors and messages.
+//! - [`coordinator`]: Kafka's classic `GroupCoordinator`, one step per request or timer.
+//! - [`consumer`]: the client side (`ConsumerCoordinator`) and the application's poll loop.
+//! - [`assignment`]: the leader's assignment rule.
+//! - [`properties`]: the invariants, the liveness property and the `sometimes` reachability goals.
+//! - [`bugs`]: seeded real bugs, one at a time.
+//!
+//! Architecture Invariant: the model depends on `kgroup-protocol` only; it never calls the
+//! production coordinator (`kgroup-core`), and the production code never depends on it.
+
+pub mod assignment;
+pub mod bugs;
+pub mod check;
+pub mod config;
+pub mod consumer;
+pub mod coordinator;
+pub mod properties;
+pub mod report;
+pub mod state;
+pub mod symmetry;
+
+pub use bugs::Bug;
+pub use config::{Config, ConfigError, Protocol};
+
+use kgroup_protocol::{ErrorCode, GroupState};
+use state::*;
+use stateright::{Model, Property};
+
+/// One step of the system.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The coordinator takes request `index` of connection `slot` (always 0 without reordering).
+    Deliver { slot: u8, index: u8 },
+    /// Consumer `slot` takes the oldest response on its connection.
+    Receive { slot: u8 },
+    /// The coordinator completes the join phase (every member rejoined; also where the initial
+    /// rebalance delay ends).
+    CompleteJoin,
+    /// A member's session timeout (or, mid-rebalance, its rebalance timeout) fires.
+    Expire { member: MemberId },
+    /// Consumer `slot` sends JoinGroup.
+    Join { slot: u8 },
+    /// Consumer `slot` sends OffsetFetch for the partitions it was given.
+    Fetch { slot: u8 },
+    /// Consumer `slot` processes the next record of `partition`.
+    Process { slot: u8, partition: u8 },
+    /// Consumer `slot` commits its positions.
+    Commit { slot: u8 },
+    /// Consumer `slot` heartbeats (only when the answer will not be NONE: a heartbeat answered
+    /// NONE changes nothing, so leaving it out keeps a Stable group terminal).
+    Heartbeat { slot: u8 },
+    /// Fault: consumer `slot` crashes; with `restart`, a new process starts in its place.
+    Crash { slot: u8, restart: bool },
+    /// Fault budget `leaves`: dynamic consumer `slot` shuts down gracefully.
+    Leave { slot: u8 },
+    /// Fault: connection `slot` drops, losing what was in flight.
+    Disconnect { slot: u8 },
+    /// Fault: the coordinator fails over and the new one loads the log.
+    Failover,
+}
+
+/// The model of one configuration.
+#[derive(Clone, Debug)]
+pub struct GroupModel {
+    pub cfg: Config,
+}
+
+impl GroupModel {
+    pub fn new(cfg: Config) -> Result<GroupModel, ConfigError> {
+        cfg.validate()?;
+        Ok(GroupModel { cfg })
+    }
+
+    pub fn initial(&self) -> State {
+        let n = self.cfg.consumers as usize;
+        let coord = Coord {
+            state: GroupState::Empty,
+            generation: 0,
+            leader: None,
+            members: vec![],
+            pending: vec![],
+            offsets: [0; MAX_PARTITIONS],
+            waits_for_removed: false,
+        };
+        State {
+            coord,
+            log: Log {
+                group: GroupRecord::default(),
+                offsets: [0; MAX_PARTITIONS],
+            },
+            consumers: vec![Consumer::new(); n],
+            to_coord: vec![vec![]; n],
+            to_consumer: vec![vec![]; n],
+            budget: self.cfg.faults,
+            processed: [0; MAX_PARTITIONS],
+            seen: 0,
+        }
+    }
+
+    /// The running consumer that holds member id `id`, or that the coordinator has given it to
+    /// in a response it has not read yet (its next id has that nonce), if any.
+    fn holder(s: &State, id: MemberId) -> Option<usize> {
+        let c = &s.consumers[id.slot as usize];
+        let holds = c.member == Some(id) || (c.member.is_none() && c.nonce == id.nonce);
+        (c.alive() && holds).then_some(id.slot as usize)
+    }
+
+    fn expirable(&self, s: &State, id: MemberId) -> bool {
+        Self::holder(s, id).is_none() || s.budget.expiries > 0
+    }
+
+    /// No step is possible: the system has stopped.
+    pub fn at_rest(&self, s: &State) -> bool {
+        let mut a = vec![];
+        self.actions(s, &mut a);
+        a.into_iter().all(|a| self.next_state(s, a).is_none())
+    }
+
+    /// The `sometimes` goals this configuration can reach.
+    pub fn goals(&self) -> Vec<&'static str> {
+        let c = &self.cfg;
+        let f = &c.faults;
+        let mut g = vec![];
+        if c.protocol == Protocol::Cooperative && c.consumers >= 2 && c.partitions >= 2 {
+            g.push(properties::SOMETIMES_COOPERATIVE_HANDOVER);
+        }
+        if f.expiries > 0 && c.records > 0 && c.bug.is_none() {
+            g.push(properties::SOMETIMES_ZOMBIE_COMMIT);
+        }
+        if c.static_members && f.crashes > 0 {
+            g.push(properties::SOMETIMES_STATIC_REJOIN);
+        }
+        if f.failovers > 0 {
+            g.push(properties::SOMETIMES_FAILOVER_MID_REBALANCE);
+        }
+        g
+    }
+
+    fn apply(&self, s: &mut State, action: Action) {
+        let cfg = &self.cfg;
+        match action {
+            Action::Deliver { slot, index } => {
+                let req = s.to_coord[slot as usize].remove(index as usize);
+                coordinator::handle(cfg, s, slot, req);
+            }
+            Action::Receive { slot } => {
+                let resp = s.to_consumer[slot as usize].remove(0);
+                consumer::receive(cfg, s, slot as usize, resp);
+            }
+            Action::CompleteJoin => coordinator::complete_join(s),
+            Action::Expire { member } => {
+                if let Some(h) = Self::holder(s, member) {
+                    s.budget.expiries -= 1;
+                    // The timing assumption: a consumer notices it is too slow and stops
+                    // processing before its session can expire (its max.poll.interval.ms fires
+                    // first): its partitions are lost and it will rejoin afresh. A request it had
+                    // already sent is still on its way.
+                    if !cfg.has_bug(Bug::ZombieKeepsProcessing) {
+                        let c = &mut s.consumers[h];
+                        c.owned = 0;
+                        c.assigned = 0;
+                        c.generation = 0;
+                        c.member = None;
+                        c.phase = Phase::Unjoined;
+                    }
+                }
+                coordinator::expire(cfg, s, member);
+            }
+            Action::Join { slot } => consumer::join(cfg, s, slot as usize),
+            Action::Fetch { slot } => {
+                let c = &s.consumers[slot as usize];
+                let partitions = c.assigned & !c.owned;
+                s.to_coord[slot as usize].push(Req::Fetch { partitions });
+                s.consumers[slot as usize].waiting = true;
+            }
+            Action::Process { slot, partition } => {
+                consumer::process(s, slot as usize, partition as usize)
+            }
+            Action::Commit { slot } => consumer::commit(cfg, s, slot as usize),
+            Action::Heartbeat { slot } => consumer::heartbeat(cfg, s, slot as usize),
+            Action::Crash { slot, restart } => {
+                s.budget.crashes -= 1;
+                self.drop_connection(s, slot);
+                consumer::stop(s, slot as usize, Phase::Down);
+                if restart {
+                    // A new process: any id the coordinator made for the old one is not its.
+                    let nonce = s.consumers[slot as usize].nonce + 1;
+                    s.consumers[slot as usize] = Consumer {
+                        nonce,
+                        ..Consumer::new()
+                    };
+                }
+            }
+            Action::Leave { slot } => {
+                s.budget.leaves -= 1;
+                consumer::leave(s, slot as usize);
+            }
+            Action::Disconnect { slot } => {
+                s.budget.losses -= 1;
+                self.drop_connection(s, slot);
+            }
+            Action::Failover => {
+                s.budget.failovers -= 1;
+                if matches!(
+                    s.coord.state,
+                    GroupState::PreparingRebalance | GroupState::CompletingRebalance
+                ) {
+                    s.seen |= Seen::FAILOVER_MID_REBALANCE;
+                }
+                s.coord = coordinator::load(&s.log);
+                for slot in 0..s.consumers.len() {
+                    self.drop_connection(s, slot as u8);
+                }
+            }
+        }
+    }
+
+    /// A connection closes: what was in flight on it is lost, the consumer stops waiting, and
+    /// the coordinator can no longer answer on it.
+    fn drop_connection(&self, s: &mut State, slot: u8) {
+        s.to_coord[slot as usize].clear();
+        s.to_consumer[slot as usize].clear();
+        s.consumers[slot as usize].waiting = false;
+        for m in &mut s.coord.members {
+            if m.id.slot == slot {
+                m.owed = 0;
+            }
+        }
+    }
+}
+
+impl Model for GroupModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        vec![self.initial()]
+    }
+
+    fn actions(&self, s: &State, out: &mut Vec<Action>) {
+        let cfg = &self.cfg;
+        // The coordinator.
+        for (slot, q) in s.to_coord.iter().enumerate() {
+            let n = if cfg.reorder { q.len() } else { q.len().min(1) };
+            for index in 0..n {
+                out.push(Action::Deliver {
+                    slot: slot as u8,
+                    index: index as u8,
+                });
+            }
+        }
+        if coordinator::can_complete_join(&s.coord) {
+            out.push(Action::CompleteJoin);
+        }
+        for m in &s.coord.members {
+            if !m.joined && m.owed & Owed::SYNC == 0 && self.expirable(s, m.id) {
+                out.push(Action::Expire { member: m.id });
+            }
+        }
+        for &id in &s.coord.pending {
+            if self.expirable(s, id) {
+                out.push(Action::Expire { member: id });
+            }
+        }
+        if s.budget.failovers > 0 {
+            out.push(Action::Failover);
+        }
+        // The consumers.
+        for (slot, c) in s.consumers.iter().enumerate() {
+            let slot8 = slot as u8;
+            if !s.to_consumer[slot].is_empty() {
+                out.push(Action::Receive { slot: slot8 });
+            }
+            if !c.alive() {
+                continue;
+            }
+            for p in parts(c.owned) {
+                if c.position[p] < cfg.records {
+                    out.push(Action::Process {
+                        slot: slot8,
+                        partition: p as u8,
+                    });
+                }
+            }
+            if !c.waiting {
+                match c.phase {
+                    Phase::Unjoined | Phase::Joining | Phase::Syncing => {
+                        out.push(Action::Join { slot: slot8 })
+                    }
+                    Phase::Fetching => out.push(Action::Fetch { slot: slot8 }),
+                    Phase::Stable => {
+                        let member = c.member.expect("a Stable consumer has a member id");
+                        let instance = cfg.static_members.then_some(slot8);
+                        let e = coordinator::heartbeat_error(
+                            &s.coord,
+                            member,
+                            instance,
+                            c.generation,
+                        );
+                        if e != ErrorCode::None {
+                            out.push(Action::Heartbeat { slot: slot8 });
+                        }
+                    }
+                    Phase::Down | Phase::Fenced => {}
+                }
+                if c.member.is_some() && consumer::uncommitted(cfg, c) != 0 {
+                    out.push(Action::Commit { slot: slot8 });
+                }
+                if s.budget.leaves > 0 && !cfg.static_members && c.member.is_some() {
+                    out.push(Action::Leave { slot: slot8 });
+                }
+            }
+            if s.budget.crashes > 0 {
+                out.push(Action::Crash {
+                    slot: slot8,
+                    restart: true,
+                });
+                out.push(Action::Crash {
+                    slot: slot8,
+                    restart: false,
+                });
+            }
+            if s.budget.losses > 0 && (c.waiting || !s.to_consumer[slot].is_empty()) {
+                out.push(Action::Disconnect { slot: slot8 });
+            }
+        }
+    }
+
+    fn next_state(&self, s: &State, action: Action) -> Option<State> {
+        let mut next = s.clone();
+        self.apply(&mut next, action);
+        Some(next)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        let goals = self.goals();
+        properties::all()
+            .into_iter()
+            .filter(|p| {
+                p.expectation != stateright::Expectation::Sometimes || goals.contains(&p.name)
+            })
+            .collect()
+    }
+
+    fn format_action(&self, action: &Action) -> String {
+        report::describe_action(action)
+    }
+}
