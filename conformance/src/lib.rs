@@ -5,3 +5,4 @@
 
 pub mod assign_json;
 pub mod bench;
+pub mod check;

@@ -2,6 +2,7 @@
 //!
 //! - `kgroup assign`: one JSON assignment request on stdin, one JSON response on stdout.
 //! - `kgroup bench assign`: times the assignors on generated groups.
+//! - `kgroup check`: model-checks the group protocol (docs/model.md).
 //!
 //! Exit codes: 0 on success, 2 on bad input or bad options (clap's own convention for usage
 //! errors), 1 on any other failure.
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Run an assignor: one JSON request on stdin, one JSON response on stdout.
     Assign,
+    /// Model-check the group protocol (no options: the CI tier of configurations).
+    Check(Box<CheckArgs>),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -70,6 +73,134 @@ struct BenchAssignArgs {
     json: bool,
 }
 
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// Consumers in the group (1-6).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=6))]
+    consumers: Option<u8>,
+    /// Partitions of the subscribed topic (1-4).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=4))]
+    partitions: Option<u8>,
+    /// Records per partition (0-7).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=7))]
+    records: Option<u8>,
+    /// The rebalance protocol of every consumer.
+    #[arg(long, value_enum)]
+    protocol: Option<ProtocolArg>,
+    /// Give every consumer a group.instance.id (KIP-345 static membership).
+    #[arg(long = "static")]
+    static_members: bool,
+    /// Let the coordinator take a connection's requests out of order.
+    #[arg(long)]
+    reorder: bool,
+    /// Consumer crashes (each may restart).
+    #[arg(long)]
+    crashes: Option<u8>,
+    /// Dropped connections (in-flight messages lost).
+    #[arg(long)]
+    losses: Option<u8>,
+    /// Session expiries of a live but slow consumer (zombies).
+    #[arg(long)]
+    expiries: Option<u8>,
+    /// Coordinator failovers (state rebuilt from the log).
+    #[arg(long)]
+    failovers: Option<u8>,
+    /// Graceful shutdowns with LeaveGroup.
+    #[arg(long)]
+    leaves: Option<u8>,
+    /// Search strategy: bfs (shortest counterexamples), dfs (symmetry reduction), sim (random walks).
+    #[arg(long, value_enum, default_value_t = CheckerArg::Dfs)]
+    checker: CheckerArg,
+    /// Seed of the sim checker.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Checker threads (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+    /// Stop after this many generated states (required with --checker sim).
+    #[arg(long)]
+    max_states: Option<usize>,
+    /// Switch on a seeded bug, with the configuration it needs (see --list-bugs).
+    #[arg(long)]
+    bug: Option<String>,
+    /// List the seeded bugs: NAME  KAFKA-NNNN|-  the property it breaks.
+    #[arg(long)]
+    list_bugs: bool,
+    /// Serve stateright's Explorer web UI on this address instead of checking.
+    #[arg(long, value_name = "ADDR")]
+    explore: Option<String>,
+    /// Where counterexamples are written as JSON traces.
+    #[arg(long, value_name = "DIR")]
+    trace_dir: Option<std::path::PathBuf>,
+    /// No progress line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl CheckArgs {
+    fn sets_model_options(&self) -> bool {
+        self.consumers.is_some()
+            || self.partitions.is_some()
+            || self.records.is_some()
+            || self.protocol.is_some()
+            || self.static_members
+            || self.reorder
+            || self.crashes.is_some()
+            || self.losses.is_some()
+            || self.expiries.is_some()
+            || self.failovers.is_some()
+            || self.leaves.is_some()
+            || self.bug.is_some()
+    }
+
+    /// The configuration the options describe, on top of `base`.
+    fn apply(&self, mut c: kgroup_model::Config) -> kgroup_model::Config {
+        if let Some(v) = self.consumers {
+            c.consumers = v;
+        }
+        if let Some(v) = self.partitions {
+            c.partitions = v;
+        }
+        if let Some(v) = self.records {
+            c.records = v;
+        }
+        if let Some(p) = self.protocol {
+            c.protocol = match p {
+                ProtocolArg::Eager => kgroup_model::Protocol::Eager,
+                ProtocolArg::Cooperative => kgroup_model::Protocol::Cooperative,
+            };
+        }
+        c.static_members |= self.static_members;
+        c.reorder |= self.reorder;
+        let f = &mut c.faults;
+        for (arg, slot) in [
+            (self.crashes, &mut f.crashes),
+            (self.losses, &mut f.losses),
+            (self.expiries, &mut f.expiries),
+            (self.failovers, &mut f.failovers),
+            (self.leaves, &mut f.leaves),
+        ] {
+            if let Some(v) = arg {
+                *slot = v;
+            }
+        }
+        c
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ProtocolArg {
+    Eager,
+    Cooperative,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CheckerArg {
+    Bfs,
+    Dfs,
+    Sim,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum RoundArg {
     Fresh,
@@ -87,9 +218,121 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Assign => run_assign(),
+        Command::Check(args) => run_check(&args),
         Command::Bench {
             what: BenchCommand::Assign(args),
         } => run_bench_assign(&args),
+    }
+}
+
+fn run_check(args: &CheckArgs) -> ExitCode {
+    use kgroup_model::check::{Options, Search};
+    use kgroup_model::{Bug, Config, GroupModel};
+    if args.list_bugs {
+        for b in Bug::ALL {
+            println!(
+                "{:<38}{:<13}{}",
+                b.name(),
+                b.kafka_issue().unwrap_or("-"),
+                b.breaks()
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let bug = match &args.bug {
+        Some(name) => match Bug::from_name(name) {
+            Some(b) => Some(b),
+            None => {
+                let names: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
+                eprintln!(
+                    "kgroup check: unknown bug '{name}' for --bug (known: {})",
+                    names.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let configs: Vec<(String, Config)> = if args.sets_model_options() {
+        let base = bug.map_or_else(Config::small, Bug::config);
+        let cfg = args.apply(base);
+        let name = bug.map_or("custom".to_string(), |b| format!("bug {}", b.name()));
+        vec![(name, cfg)]
+    } else {
+        kgroup_model::config::ci_tier()
+            .into_iter()
+            .map(|(n, c)| (n.to_string(), c))
+            .collect()
+    };
+    for (name, cfg) in &configs {
+        if let Err(e) = cfg.validate() {
+            eprintln!("kgroup check: {name}: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if let Some(addr) = &args.explore {
+        let (_, cfg) = &configs[0];
+        let model = GroupModel::new(cfg.clone()).expect("validated");
+        eprintln!(
+            "kgroup check: serving stateright's Explorer for {} on http://{addr}",
+            cfg.describe()
+        );
+        use stateright::Model;
+        let _checker = model.checker().serve(addr.as_str());
+        loop {
+            std::thread::park();
+        }
+    }
+    let search = match args.checker {
+        CheckerArg::Bfs => Search::Bfs,
+        CheckerArg::Dfs => Search::Dfs,
+        CheckerArg::Sim => Search::Sim { seed: args.seed },
+    };
+    if search == (Search::Sim { seed: args.seed }) && args.max_states.is_none() {
+        eprintln!("kgroup check: --checker sim needs --max-states (random walks do not end by themselves)");
+        return ExitCode::from(2);
+    }
+    let mut opts = Options {
+        search,
+        max_states: args.max_states,
+        ..Options::default()
+    };
+    if let Some(t) = args.threads {
+        opts.threads = t as usize;
+    }
+    let dir = args
+        .trace_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("kgroup-check"));
+    let stdout = std::io::stdout();
+    let mut failed = 0;
+    let (mut unique, mut states, mut secs) = (0usize, 0usize, 0f64);
+    for (name, cfg) in configs.iter() {
+        let checked = kgroup_conformance::check::check_one(name, cfg.clone(), opts, args.quiet);
+        let mut out = stdout.lock();
+        let _ = writeln!(out, "{}", kgroup_conformance::check::summary(&checked));
+        if !checked.outcome.ok() {
+            failed += 1;
+            let _ = kgroup_conformance::check::report_failures(&checked, &dir, &mut out);
+        }
+        let p = checked.outcome.progress;
+        unique += p.unique;
+        states += p.states;
+        secs += p.elapsed.as_secs_f64();
+    }
+    println!(
+        "{} configuration(s), {} failed: {} unique states ({} generated) in {:.1} s, {:.0} states/s",
+        configs.len(),
+        failed,
+        unique,
+        states,
+        secs,
+        states as f64 / secs.max(1e-9)
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -269,3 +269,94 @@ fn t31_bench_table_shows_moves_and_spread() {
     assert_eq!(row[7], "0");
     assert_eq!(row[8], "0");
 }
+
+#[test]
+fn check_lists_the_seeded_bugs_one_per_line() {
+    let out = kgroup(&["check", "--list-bugs"], "");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 8);
+    for l in &lines {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        assert!(
+            cols[0].chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "{l}"
+        );
+        assert!(cols[1] == "-" || cols[1].starts_with("KAFKA-"), "{l}");
+    }
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("commit-without-generation-check ") && l.contains(" KAFKA-2596 ")));
+}
+
+#[test]
+fn check_finds_a_seeded_bug_and_writes_its_counterexample() {
+    let dir = std::env::temp_dir().join(format!("kgroup-cli-test-{}", std::process::id()));
+    let out = kgroup(
+        &[
+            "check",
+            "--bug",
+            "eager-rejoin-without-revoke",
+            "--quiet",
+            "--trace-dir",
+            dir.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text
+        .contains("counterexample to \"no partition is processed by two live consumers at once\""));
+    assert!(text.contains("  1. consumer"), "{text}");
+    assert!(text.lines().last().unwrap().contains("1 failed"));
+    let file = dir.join("bug-eager-rejoin-without-revoke-no-partition-is-processed-by-two-live-consumers-at-once.json");
+    let trace: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("trace written")).unwrap();
+    assert_eq!(trace["bug"], "eager-rejoin-without-revoke");
+    assert!(trace["steps"].as_array().unwrap().len() > 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_passes_a_small_correct_configuration() {
+    let out = kgroup(
+        &[
+            "check",
+            "--consumers",
+            "2",
+            "--protocol",
+            "cooperative",
+            "--quiet",
+        ],
+        "",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("all properties hold"));
+    assert!(text
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("1 configuration(s), 0 failed"));
+}
+
+#[test]
+fn check_refuses_bad_options_with_exit_2() {
+    for args in [
+        &["check", "--bug", "no-such-bug"][..],
+        &["check", "--consumers", "9"],
+        &["check", "--protocol", "lazy"],
+        &["check", "--checker", "sim"],
+        &["check", "--crashes", "8", "--losses", "8"],
+    ] {
+        let out = kgroup(args, "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+}

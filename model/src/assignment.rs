@@ -11,7 +11,8 @@ use crate::state::{parts, MemberId, Parts};
 pub fn assign(cfg: &Config, members: &[(MemberId, Parts)]) -> Vec<(MemberId, Parts)> {
     let all = cfg.all_partitions();
     let n = members.len();
-    let quota = |i: usize| cfg.partitions as usize / n + usize::from(i < cfg.partitions as usize % n);
+    let quota =
+        |i: usize| cfg.partitions as usize / n + usize::from(i < cfg.partitions as usize % n);
     let mut claimed: Parts = 0;
     let mut out: Vec<(MemberId, Parts)> = Vec::with_capacity(n);
     for (i, &(id, owned)) in members.iter().enumerate() {

@@ -89,8 +89,7 @@ impl Config {
                 self.records
             )));
         }
-        if self.faults.crashes + self.faults.losses + self.faults.expiries + self.faults.leaves
-            > 12
+        if self.faults.crashes + self.faults.losses + self.faults.expiries + self.faults.leaves > 12
         {
             return Err(ConfigError(
                 "fault budgets may add up to at most 12 (member id nonces are 4 bits)".into(),
@@ -130,4 +129,69 @@ impl Config {
         }
         s
     }
+}
+
+/// The CI tier: the configurations `kgroup check` runs without options. Together they cover
+/// three consumers, EAGER and COOPERATIVE, static members, a zombie (session expiry of a live
+/// consumer), a consumer crash, lost connections and a coordinator failover; each is sized to
+/// finish in CI (figures in docs/model.md).
+pub fn ci_tier() -> Vec<(&'static str, Config)> {
+    let base = Config {
+        partitions: 2,
+        records: 1,
+        ..Config::small()
+    };
+    let with = |f: fn(&mut Config)| {
+        let mut c = base.clone();
+        f(&mut c);
+        c
+    };
+    vec![
+        (
+            "eager-3-zombie",
+            with(|c| {
+                c.consumers = 3;
+                c.faults.expiries = 1;
+            }),
+        ),
+        (
+            "cooperative-3-zombie",
+            with(|c| {
+                c.consumers = 3;
+                c.protocol = Protocol::Cooperative;
+                c.faults.expiries = 1;
+            }),
+        ),
+        (
+            "eager-2-crash-failover",
+            with(|c| {
+                c.faults.crashes = 1;
+                c.faults.failovers = 1;
+            }),
+        ),
+        (
+            "cooperative-2-loss-failover",
+            with(|c| {
+                c.protocol = Protocol::Cooperative;
+                c.faults.losses = 1;
+                c.faults.failovers = 1;
+            }),
+        ),
+        (
+            "static-2-crash-zombie",
+            with(|c| {
+                c.static_members = true;
+                c.faults.crashes = 1;
+                c.faults.expiries = 1;
+            }),
+        ),
+        (
+            "eager-2-leave-records-2",
+            with(|c| {
+                c.records = 2;
+                c.faults.leaves = 1;
+                c.faults.expiries = 1;
+            }),
+        ),
+    ]
 }

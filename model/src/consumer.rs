@@ -136,8 +136,8 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
                         return;
                     }
                     c.generation = generation;
-                    let assignment = (leader == member && !members.is_empty())
-                        .then(|| assign(cfg, &members));
+                    let assignment =
+                        (leader == member && !members.is_empty()).then(|| assign(cfg, &members));
                     let req = Req::Sync {
                         member: member.expect("a join response names the member"),
                         instance: instance(cfg, slot),
@@ -183,10 +183,10 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
             if c.phase != Phase::Fetching {
                 return;
             }
-            for p in 0..MAX_PARTITIONS {
-                if offsets[p] != ABSENT && c.assigned & (1 << p) != 0 {
-                    c.position[p] = offsets[p];
-                    c.committed[p] = offsets[p];
+            for (p, &o) in offsets.iter().enumerate() {
+                if o != ABSENT && c.assigned & (1 << p) != 0 {
+                    c.position[p] = o;
+                    c.committed[p] = o;
                     c.owned |= 1 << p;
                 }
             }
@@ -204,9 +204,9 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
         Resp::Commit { error, offsets } => {
             let c = &mut s.consumers[slot];
             if error == ErrorCode::None {
-                for p in 0..MAX_PARTITIONS {
-                    if offsets[p] != ABSENT && c.owned & (1 << p) != 0 {
-                        c.committed[p] = c.committed[p].max(offsets[p]);
+                for (p, &o) in offsets.iter().enumerate() {
+                    if o != ABSENT && c.owned & (1 << p) != 0 {
+                        c.committed[p] = c.committed[p].max(o);
                     }
                 }
             } else if error == ErrorCode::RebalanceInProgress {

@@ -452,14 +452,14 @@ fn commit(
         ErrorCode::None
     };
     if error == ErrorCode::None {
-        for p in 0..MAX_PARTITIONS {
-            if offsets[p] != ABSENT {
-                if offsets[p] < s.coord.offsets[p] {
+        for (p, &o) in offsets.iter().enumerate() {
+            if o != ABSENT {
+                if o < s.coord.offsets[p] {
                     s.seen |= Seen::REGRESSED;
                 }
                 // Append the offset commit record, then apply it.
-                s.log.offsets[p] = offsets[p];
-                s.coord.offsets[p] = offsets[p];
+                s.log.offsets[p] = o;
+                s.coord.offsets[p] = o;
             }
         }
     }

@@ -296,12 +296,8 @@ impl Model for GroupModel {
                     Phase::Stable => {
                         let member = c.member.expect("a Stable consumer has a member id");
                         let instance = cfg.static_members.then_some(slot8);
-                        let e = coordinator::heartbeat_error(
-                            &s.coord,
-                            member,
-                            instance,
-                            c.generation,
-                        );
+                        let e =
+                            coordinator::heartbeat_error(&s.coord, member, instance, c.generation);
                         if e != ErrorCode::None {
                             out.push(Action::Heartbeat { slot: slot8 });
                         }

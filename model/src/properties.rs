@@ -14,7 +14,8 @@ pub const NO_DOUBLE_PROCESSING: &str = "no partition is processed by two live co
 pub const NO_OFFSET_REGRESSION: &str =
     "a committed offset never moves backwards through a fenced or stale commit";
 pub const NO_LOSS: &str = "a committed offset never passes an unprocessed record";
-pub const REPLAY_EQUALS_LIVE: &str = "a coordinator that replays its log has the state of the live one";
+pub const REPLAY_EQUALS_LIVE: &str =
+    "a coordinator that replays its log has the state of the live one";
 pub const REBALANCES_FINISH: &str =
     "once faults stop, the group becomes Stable with every subscribed partition assigned";
 
@@ -75,9 +76,11 @@ pub fn replay_equals_live(_: &Config, s: &State) -> bool {
         && loaded.leader == live.leader
         && loaded.offsets == live.offsets
         && loaded.members.len() == live.members.len()
-        && loaded.members.iter().zip(&live.members).all(|(a, b)| {
-            a.id == b.id && a.instance == b.instance && a.assignment == b.assignment
-        })
+        && loaded
+            .members
+            .iter()
+            .zip(&live.members)
+            .all(|(a, b)| a.id == b.id && a.instance == b.instance && a.assignment == b.assignment)
 }
 
 /// At rest: Stable, every running consumer Stable in the current generation with its
@@ -94,7 +97,9 @@ pub fn settled(cfg: &Config, s: &State) -> bool {
     }
     let owned = running.iter().fold(0, |acc, c| acc | c.owned);
     running.iter().all(|k| {
-        k.phase == Phase::Stable && k.member.is_some_and(|m| c.has(m)) && k.generation == c.generation
+        k.phase == Phase::Stable
+            && k.member.is_some_and(|m| c.has(m))
+            && k.generation == c.generation
     }) && owned == cfg.all_partitions()
 }
 
@@ -126,20 +131,22 @@ pub fn all() -> Vec<Property<GroupModel>> {
         // condition holds only in such a state, so every terminal state must be settled: a
         // path that settled, then met a fault and got stuck, still fails. Faults are bounded
         // and every step moves some measure forward (docs/model.md), so every path ends.
-        Property::eventually(REBALANCES_FINISH, |m, s| {
-            settled(&m.cfg, s) && m.at_rest(s)
-        }),
-        Property::sometimes(SOMETIMES_COOPERATIVE_HANDOVER, |m: &GroupModel, s: &State| {
-            s.seen & Seen::COOP_REVOKE != 0 && settled(&m.cfg, s)
-        }),
+        Property::eventually(REBALANCES_FINISH, |m, s| settled(&m.cfg, s) && m.at_rest(s)),
+        Property::sometimes(
+            SOMETIMES_COOPERATIVE_HANDOVER,
+            |m: &GroupModel, s: &State| s.seen & Seen::COOP_REVOKE != 0 && settled(&m.cfg, s),
+        ),
         Property::sometimes(SOMETIMES_ZOMBIE_COMMIT, |_: &GroupModel, s: &State| {
             s.seen & Seen::ZOMBIE_COMMIT != 0
         }),
         Property::sometimes(SOMETIMES_STATIC_REJOIN, |_: &GroupModel, s: &State| {
             s.seen & Seen::STATIC_REJOIN != 0
         }),
-        Property::sometimes(SOMETIMES_FAILOVER_MID_REBALANCE, |m: &GroupModel, s: &State| {
-            s.seen & Seen::FAILOVER_MID_REBALANCE != 0 && settled(&m.cfg, s)
-        }),
+        Property::sometimes(
+            SOMETIMES_FAILOVER_MID_REBALANCE,
+            |m: &GroupModel, s: &State| {
+                s.seen & Seen::FAILOVER_MID_REBALANCE != 0 && settled(&m.cfg, s)
+            },
+        ),
     ]
 }

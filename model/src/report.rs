@@ -4,7 +4,9 @@
 use crate::config::Config;
 use crate::state::*;
 use crate::Action;
-use kgroup_protocol::trace::{Counterexample, CounterexampleStep, MemberPartitions, COUNTEREXAMPLE_VERSION};
+use kgroup_protocol::trace::{
+    Counterexample, CounterexampleStep, MemberPartitions, COUNTEREXAMPLE_VERSION,
+};
 use std::fmt::Write;
 
 fn set(p: Parts) -> String {
@@ -42,7 +44,11 @@ pub fn describe_action(a: &Action) -> String {
         Action::Heartbeat { slot } => format!("consumer {slot} sends Heartbeat"),
         Action::Crash { slot, restart } => format!(
             "consumer {slot} crashes{}",
-            if *restart { " and restarts" } else { " for good" }
+            if *restart {
+                " and restarts"
+            } else {
+                " for good"
+            }
         ),
         Action::Leave { slot } => format!("consumer {slot} shuts down (LeaveGroup)"),
         Action::Disconnect { slot } => {
@@ -72,7 +78,10 @@ pub fn describe_req(r: &Req) -> String {
             ..
         } => {
             let a = assignment.as_ref().map_or(String::new(), |a| {
-                let v: Vec<String> = a.iter().map(|(m, p)| format!("{m:?}:{}", set(*p))).collect();
+                let v: Vec<String> = a
+                    .iter()
+                    .map(|(m, p)| format!("{m:?}:{}", set(*p)))
+                    .collect();
                 format!(", assignment=[{}]", v.join(" "))
             });
             format!("SyncGroup(member={member:?}, generation={generation}{a})")
@@ -106,7 +115,10 @@ pub fn describe_resp(r: &Resp) -> String {
             let list = if members.is_empty() {
                 String::new()
             } else {
-                let v: Vec<String> = members.iter().map(|(m, p)| format!("{m:?}:{}", set(*p))).collect();
+                let v: Vec<String> = members
+                    .iter()
+                    .map(|(m, p)| format!("{m:?}:{}", set(*p)))
+                    .collect();
                 format!(", members=[{}]", v.join(" "))
             };
             format!(
@@ -117,7 +129,11 @@ pub fn describe_resp(r: &Resp) -> String {
             )
         }
         Resp::Sync { error, assignment } => {
-            format!("SyncGroup response({}, assignment={})", error.name(), set(*assignment))
+            format!(
+                "SyncGroup response({}, assignment={})",
+                error.name(),
+                set(*assignment)
+            )
         }
         Resp::Heartbeat { error } => format!("Heartbeat response({})", error.name()),
         Resp::Commit { error, offsets: o } => {
@@ -149,7 +165,10 @@ pub fn describe_step(before: &State, after: &State, a: &Action) -> (String, Stri
             describe_req(&before.to_coord[*slot as usize][*index as usize])
         ),
         Action::Receive { slot } => {
-            format!("receives {}", describe_resp(&before.to_consumer[*slot as usize][0]))
+            format!(
+                "receives {}",
+                describe_resp(&before.to_consumer[*slot as usize][0])
+            )
         }
         Action::Join { slot }
         | Action::Fetch { slot }
@@ -164,7 +183,10 @@ pub fn describe_step(before: &State, after: &State, a: &Action) -> (String, Stri
                 Action::Process { slot, .. } => *slot as usize,
                 _ => unreachable!(),
             }];
-            format!("processes record {} of p{partition}", k.position[*partition as usize])
+            format!(
+                "processes record {} of p{partition}",
+                k.position[*partition as usize]
+            )
         }
         other => describe_action(other),
     };
@@ -175,7 +197,11 @@ pub fn describe_step(before: &State, after: &State, a: &Action) -> (String, Stri
 pub fn snapshot(cfg: &Config, s: &State) -> String {
     let c = &s.coord;
     let mut out = format!("group {:?} gen {}", c.state, c.generation);
-    let m: Vec<String> = c.members.iter().map(|m| format!("{:?}:{}", m.id, set(m.assignment))).collect();
+    let m: Vec<String> = c
+        .members
+        .iter()
+        .map(|m| format!("{:?}:{}", m.id, set(m.assignment)))
+        .collect();
     let _ = write!(out, " [{}]", m.join(" "));
     let k: Vec<String> = s
         .consumers
@@ -190,7 +216,9 @@ pub fn snapshot(cfg: &Config, s: &State) -> String {
         })
         .collect();
     let _ = write!(out, " | processing {}", k.join(" "));
-    let o: Vec<String> = (0..cfg.partitions as usize).map(|p| c.offsets[p].to_string()).collect();
+    let o: Vec<String> = (0..cfg.partitions as usize)
+        .map(|p| c.offsets[p].to_string())
+        .collect();
     let _ = write!(out, " | committed [{}]", o.join(","));
     out
 }
@@ -200,7 +228,9 @@ pub fn render(cfg: &Config, path: &[(State, Option<Action>)]) -> String {
     let mut out = String::new();
     let mut step = 0;
     for w in path.windows(2) {
-        let (before, Some(a)) = (&w[0].0, &w[0].1) else { continue };
+        let (before, Some(a)) = (&w[0].0, &w[0].1) else {
+            continue;
+        };
         step += 1;
         let (actor, what) = describe_step(before, &w[1].0, a);
         let _ = writeln!(out, "{step:>3}. {actor}: {what}");
@@ -214,7 +244,9 @@ pub fn to_trace(cfg: &Config, property: &str, path: &[(State, Option<Action>)]) 
     let list = |p: Parts| parts(p).map(|p| p as u32).collect::<Vec<u32>>();
     let mut steps = vec![];
     for w in path.windows(2) {
-        let (before, Some(a)) = (&w[0].0, &w[0].1) else { continue };
+        let (before, Some(a)) = (&w[0].0, &w[0].1) else {
+            continue;
+        };
         let after = &w[1].0;
         let (actor, action) = describe_step(before, after, a);
         steps.push(CounterexampleStep {

@@ -30,9 +30,13 @@ fn consumer_key(s: &State, slot: usize) -> Vec<u8> {
     k.extend_from_slice(&c.committed);
     k.push(s.to_coord[slot].len() as u8);
     k.push(s.to_consumer[slot].len() as u8);
-    k.extend(s.coord.members.iter().filter(|m| m.id.slot as usize == slot).flat_map(|m| {
-        [m.id.nonce, m.joined as u8, m.owed, m.owned, m.assignment]
-    }));
+    k.extend(
+        s.coord
+            .members
+            .iter()
+            .filter(|m| m.id.slot as usize == slot)
+            .flat_map(|m| [m.id.nonce, m.joined as u8, m.owed, m.owned, m.assignment]),
+    );
     k
 }
 
