@@ -90,6 +90,9 @@ struct CheckArgs {
     /// Give every consumer a group.instance.id (KIP-345 static membership).
     #[arg(long = "static")]
     static_members: bool,
+    /// Exactly-once consume-transform-produce (transactions, TxnOffsetCommit, read_committed).
+    #[arg(long)]
+    eos: bool,
     /// Let the coordinator take a connection's requests out of order.
     #[arg(long)]
     reorder: bool,
@@ -144,6 +147,7 @@ impl CheckArgs {
             || self.records.is_some()
             || self.protocol.is_some()
             || self.static_members
+            || self.eos
             || self.reorder
             || self.crashes.is_some()
             || self.losses.is_some()
@@ -171,6 +175,7 @@ impl CheckArgs {
             };
         }
         c.static_members |= self.static_members;
+        c.eos |= self.eos;
         c.reorder |= self.reorder;
         let f = &mut c.faults;
         for (arg, slot) in [

@@ -30,6 +30,15 @@ pub enum Bug {
     /// A member whose session expires is dropped without starting a rebalance, so its
     /// partitions stay without an owner.
     ExpiryWithoutRebalance,
+    /// TxnOffsetCommit is accepted without KIP-447's member id, generation and instance checks:
+    /// a zombie's transaction commits after the partition's new owner committed the same records.
+    TxnCommitWithoutMemberCheck,
+    /// OffsetFetch ignores `require_stable` and answers while a transactional commit waits for
+    /// its marker, so the new owner starts from an offset about to be superseded.
+    OffsetFetchIgnoresPending,
+    /// Loading the offsets partition drops transactional offsets that have no marker yet, so the
+    /// marker that follows commits nothing.
+    LoadSkipsPendingTxnOffsets,
 }
 
 impl Bug {
@@ -42,6 +51,9 @@ impl Bug {
         Bug::EagerRejoinWithoutRevoke,
         Bug::StaticReplacementNotStored,
         Bug::ExpiryWithoutRebalance,
+        Bug::TxnCommitWithoutMemberCheck,
+        Bug::OffsetFetchIgnoresPending,
+        Bug::LoadSkipsPendingTxnOffsets,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +66,9 @@ impl Bug {
             Bug::EagerRejoinWithoutRevoke => "eager-rejoin-without-revoke",
             Bug::StaticReplacementNotStored => "static-replacement-not-stored",
             Bug::ExpiryWithoutRebalance => "expiry-without-rebalance",
+            Bug::TxnCommitWithoutMemberCheck => "txn-commit-without-member-check",
+            Bug::OffsetFetchIgnoresPending => "offset-fetch-ignores-pending",
+            Bug::LoadSkipsPendingTxnOffsets => "load-skips-pending-txn-offsets",
         }
     }
 
@@ -77,6 +92,11 @@ impl Bug {
             Bug::EagerRejoinWithoutRevoke => None,
             Bug::StaticReplacementNotStored => None,
             Bug::ExpiryWithoutRebalance => None,
+            // KIP-447's broker side: TxnOffsetCommit checks generation, member and instance.
+            Bug::TxnCommitWithoutMemberCheck => Some("KAFKA-9365"),
+            // KIP-447's require_stable and UNSTABLE_OFFSET_COMMIT.
+            Bug::OffsetFetchIgnoresPending => Some("KAFKA-9346"),
+            Bug::LoadSkipsPendingTxnOffsets => None,
         }
     }
 
@@ -92,6 +112,9 @@ impl Bug {
             Bug::EagerRejoinWithoutRevoke => p::NO_DOUBLE_PROCESSING,
             Bug::StaticReplacementNotStored => p::REPLAY_EQUALS_LIVE,
             Bug::ExpiryWithoutRebalance => p::REBALANCES_FINISH,
+            Bug::TxnCommitWithoutMemberCheck => p::NO_DUPLICATE_OUTPUT,
+            Bug::OffsetFetchIgnoresPending => p::NO_DUPLICATE_OUTPUT,
+            Bug::LoadSkipsPendingTxnOffsets => p::REPLAY_EQUALS_LIVE,
         }
     }
 
@@ -133,6 +156,21 @@ impl Bug {
             Bug::ExpiryWithoutRebalance => {
                 c.consumers = 2;
                 c.faults.crashes = 1;
+            }
+            Bug::TxnCommitWithoutMemberCheck => {
+                c.consumers = 2;
+                c.eos = true;
+                c.faults.expiries = 1;
+            }
+            Bug::OffsetFetchIgnoresPending => {
+                c.consumers = 2;
+                c.eos = true;
+                c.faults.crashes = 1;
+            }
+            Bug::LoadSkipsPendingTxnOffsets => {
+                c.consumers = 1;
+                c.eos = true;
+                c.faults.failovers = 1;
             }
         }
         c.bug = Some(self);

@@ -17,8 +17,12 @@ fn instance(cfg: &Config, slot: usize) -> Option<u8> {
     cfg.static_members.then_some(slot as u8)
 }
 
-/// Sends JoinGroup. Under EAGER the consumer first revokes everything it holds.
+/// Sends JoinGroup. Under EAGER the consumer first revokes everything it holds; under
+/// exactly-once it first aborts its open transaction.
 pub fn join(cfg: &Config, s: &mut State, slot: usize) {
+    if cfg.eos && s.txn[slot].is_open() {
+        end_txn(s, slot, false);
+    }
     let c = &mut s.consumers[slot];
     if cfg.protocol == Protocol::Eager && !cfg.has_bug(Bug::EagerRejoinWithoutRevoke) {
         c.owned = 0;
@@ -39,12 +43,55 @@ pub fn join(cfg: &Config, s: &mut State, slot: usize) {
     send(s, slot, req);
 }
 
-/// Processes the next record of an owned partition.
-pub fn process(s: &mut State, slot: usize, p: usize) {
+/// Processes the next record of an owned partition (under exactly-once, its output goes into
+/// the open transaction).
+pub fn process(cfg: &Config, s: &mut State, slot: usize, p: usize) {
     let c = &mut s.consumers[slot];
     let o = c.position[p];
     c.position[p] += 1;
     s.processed[p] |= 1 << o;
+    if cfg.eos {
+        s.txn[slot].open[p] |= 1 << o;
+    }
+}
+
+/// EndTxn, decided at the transaction coordinator, which writes the markers: into the output
+/// partition at once, and on their way to the group coordinator. On abort the consumer rewinds
+/// to its committed offsets, as an exactly-once application must.
+pub fn end_txn(s: &mut State, slot: usize, commit: bool) {
+    let open = std::mem::take(&mut s.txn[slot].open);
+    if commit {
+        for (p, &records) in open.iter().enumerate() {
+            if s.output[p] & records != 0 {
+                s.seen |= Seen::DUPLICATE;
+            }
+            s.output[p] |= records;
+        }
+    } else {
+        let c = &mut s.consumers[slot];
+        for p in parts(c.owned) {
+            c.position[p] = c.committed[p];
+        }
+    }
+    s.markers.push((slot as u8, commit));
+}
+
+/// The consumer is inside commitTransaction: its TxnOffsetCommit or the answer is in flight.
+/// The application thread is blocked there, so it processes nothing (a record processed now
+/// would join the transaction without its offset).
+pub fn txn_committing(s: &State, slot: usize) -> bool {
+    s.to_coord[slot]
+        .iter()
+        .any(|r| matches!(r, Req::TxnCommit { .. }))
+        || s.to_consumer[slot]
+            .iter()
+            .any(|r| matches!(r, Resp::TxnCommit { .. }))
+}
+
+/// A marker of this consumer's transactional id is still on its way: its next transaction
+/// would get CONCURRENT_TRANSACTIONS, so it waits.
+pub fn txn_busy(s: &State, slot: usize) -> bool {
+    s.markers.iter().any(|&(t, _)| t as usize == slot)
 }
 
 /// The partitions whose position is ahead of what the consumer knows to be committed.
@@ -54,18 +101,30 @@ pub fn uncommitted(cfg: &Config, c: &Consumer) -> Parts {
         .fold(0, |acc, p| acc | 1 << p)
 }
 
-/// Commits the position of every owned partition that moved (OffsetCommit).
+/// Commits the position of every owned partition that moved: OffsetCommit, or under
+/// exactly-once TxnOffsetCommit in the open transaction (EndTxn follows its response).
 pub fn commit(cfg: &Config, s: &mut State, slot: usize) {
     let c = &s.consumers[slot];
     let mut offsets = [ABSENT; MAX_PARTITIONS];
     for p in parts(uncommitted(cfg, c)) {
         offsets[p] = c.position[p];
     }
-    let req = Req::Commit {
-        member: c.member.expect("committing needs a member id"),
-        instance: instance(cfg, slot),
-        generation: c.generation,
-        offsets,
+    let member = c.member.expect("committing needs a member id");
+    let req = if cfg.eos {
+        Req::TxnCommit {
+            member,
+            instance: instance(cfg, slot),
+            generation: c.generation,
+            producer: slot as u8,
+            offsets,
+        }
+    } else {
+        Req::Commit {
+            member,
+            instance: instance(cfg, slot),
+            generation: c.generation,
+            offsets,
+        }
     };
     send(s, slot, req);
 }
@@ -163,7 +222,11 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
                 // Only COOPERATIVE consumers still hold partitions here.
                 c.rejoin = true;
                 s.seen |= Seen::COOP_REVOKE;
+                if cfg.eos && s.txn[slot].is_open() {
+                    end_txn(s, slot, false);
+                }
             }
+            let c = &mut s.consumers[slot];
             c.owned &= assignment;
             c.assigned = assignment;
             let new = assignment & !c.owned;
@@ -178,9 +241,10 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
                 };
             }
         }
-        Resp::Fetch { offsets } => {
+        Resp::Fetch { error, offsets } => {
             let c = &mut s.consumers[slot];
-            if c.phase != Phase::Fetching {
+            if c.phase != Phase::Fetching || error != ErrorCode::None {
+                // UNSTABLE_OFFSET_COMMIT: fetch again once the transaction has completed.
                 return;
             }
             for (p, &o) in offsets.iter().enumerate() {
@@ -213,6 +277,20 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
                 // CommitFailed/RebalanceInProgress: the next poll rejoins.
                 if c.phase == Phase::Stable {
                     c.phase = Phase::Unjoined;
+                }
+            } else {
+                error_reset(s, slot, error)
+            }
+        }
+        Resp::TxnCommit { error, offsets } => {
+            let ok = error == ErrorCode::None;
+            end_txn(s, slot, ok);
+            let c = &mut s.consumers[slot];
+            if ok {
+                for (p, &o) in offsets.iter().enumerate() {
+                    if o != ABSENT && c.owned & (1 << p) != 0 {
+                        c.committed[p] = c.committed[p].max(o);
+                    }
                 }
             } else {
                 error_reset(s, slot, error)

@@ -44,11 +44,25 @@ pub fn handle(cfg: &Config, s: &mut State, slot: u8, req: Req) {
         } => commit(cfg, s, slot, member, instance, generation, offsets),
         Req::Fetch { partitions } => {
             let mut offsets = [ABSENT; MAX_PARTITIONS];
-            for p in parts(partitions) {
-                offsets[p] = s.coord.offsets[p];
-            }
-            reply(s, slot, Resp::Fetch { offsets });
+            let error = if fetch_unstable(cfg, &s.coord, partitions) {
+                ErrorCode::UnstableOffsetCommit
+            } else {
+                for p in parts(partitions) {
+                    offsets[p] = s.coord.offsets[p];
+                }
+                ErrorCode::None
+            };
+            reply(s, slot, Resp::Fetch { error, offsets });
         }
+        Req::TxnCommit {
+            member,
+            instance,
+            generation,
+            producer,
+            offsets,
+        } => txn_commit(
+            cfg, s, slot, member, instance, generation, producer, offsets,
+        ),
         Req::Leave { member } => {
             let error = if s.coord.has(member) {
                 remove_member(s, member);
@@ -466,6 +480,99 @@ fn commit(
     reply(s, slot, Resp::Commit { error, offsets });
 }
 
+/// OffsetFetch with `require_stable` (KIP-447, what exactly-once consumers send): while a
+/// transactional commit for a requested partition waits for its marker, the answer is
+/// UNSTABLE_OFFSET_COMMIT and the consumer retries.
+pub fn fetch_unstable(cfg: &Config, c: &Coord, partitions: Parts) -> bool {
+    cfg.eos
+        && !cfg.has_bug(Bug::OffsetFetchIgnoresPending)
+        && c.txn_pending
+            .iter()
+            .any(|(_, o)| parts(partitions).any(|p| o[p] != ABSENT))
+}
+
+/// TxnOffsetCommit: Kafka's `handleTxnCommitOffsets` with KIP-447's group checks. Accepted
+/// offsets are held as pending until the transaction's marker arrives.
+#[allow(clippy::too_many_arguments)]
+fn txn_commit(
+    cfg: &Config,
+    s: &mut State,
+    slot: u8,
+    id: MemberId,
+    instance: Option<u8>,
+    generation: u8,
+    producer: u8,
+    offsets: Offsets,
+) {
+    let c = &s.coord;
+    if !c.has(id) {
+        s.seen |= Seen::ZOMBIE_COMMIT;
+    }
+    let error = if cfg.has_bug(Bug::TxnCommitWithoutMemberCheck) {
+        ErrorCode::None
+    } else if c.fenced(id, instance) {
+        ErrorCode::FencedInstanceId
+    } else if !c.has(id) {
+        ErrorCode::UnknownMemberId
+    } else if generation != c.generation {
+        ErrorCode::IllegalGeneration
+    } else {
+        ErrorCode::None
+    };
+    if error != ErrorCode::None && !s.coord.has(id) {
+        s.seen |= Seen::ZOMBIE_TXN_ABORTED;
+    }
+    if error == ErrorCode::None {
+        // Append the transactional offset commit records, then apply them.
+        for list in [&mut s.coord.txn_pending, &mut s.log.txn_pending] {
+            merge_pending(list, producer, &offsets);
+        }
+    }
+    reply(s, slot, Resp::TxnCommit { error, offsets });
+}
+
+fn merge_pending(list: &mut Vec<(u8, Offsets)>, producer: u8, offsets: &Offsets) {
+    let at = match list.iter().position(|(p, _)| *p == producer) {
+        Some(at) => at,
+        None => {
+            list.push((producer, [ABSENT; MAX_PARTITIONS]));
+            list.sort_by_key(|(p, _)| *p);
+            list.iter()
+                .position(|(p, _)| *p == producer)
+                .expect("just added")
+        }
+    };
+    for (p, &o) in offsets.iter().enumerate() {
+        if o != ABSENT {
+            list[at].1[p] = o;
+        }
+    }
+}
+
+/// A transaction marker for `producer` reaches the group coordinator: a commit makes its
+/// pending offsets the committed ones, an abort drops them. The marker is a log record too.
+pub fn apply_marker(s: &mut State, producer: u8, commit: bool) {
+    let staged = s
+        .coord
+        .txn_pending
+        .iter()
+        .find(|(p, _)| *p == producer)
+        .map(|(_, o)| *o);
+    s.coord.txn_pending.retain(|(p, _)| *p != producer);
+    s.log.txn_pending.retain(|(p, _)| *p != producer);
+    if let (true, Some(offsets)) = (commit, staged) {
+        for (p, &o) in offsets.iter().enumerate() {
+            if o != ABSENT {
+                if o < s.coord.offsets[p] {
+                    s.seen |= Seen::REGRESSED;
+                }
+                s.log.offsets[p] = o;
+                s.coord.offsets[p] = o;
+            }
+        }
+    }
+}
+
 /// A member leaves the group (LeaveGroup, session timeout, rebalance timeout).
 pub fn remove_member(s: &mut State, id: MemberId) {
     let c = &mut s.coord;
@@ -512,6 +619,7 @@ pub fn store_group(s: &mut State) {
 
 /// Loading the partition: what a coordinator that replays the log holds. Members come back with
 /// their assignments and the group is Stable (Empty without members); nothing is in flight.
+/// Transactional offsets without a marker come back as pending.
 pub fn load(log: &Log) -> Coord {
     let g = &log.group;
     Coord {
@@ -537,5 +645,6 @@ pub fn load(log: &Log) -> Coord {
         pending: vec![],
         offsets: log.offsets,
         waits_for_removed: false,
+        txn_pending: log.txn_pending.clone(),
     }
 }

@@ -62,6 +62,11 @@ pub enum Action {
     Disconnect { slot: u8 },
     /// Fault: the coordinator fails over and the new one loads the log.
     Failover,
+    /// Exactly-once: the group coordinator takes the oldest transaction marker.
+    ApplyMarker,
+    /// Exactly-once: the transaction coordinator aborts the open transaction of a producer whose
+    /// process is gone (transaction.timeout.ms).
+    ExpireTxn { producer: u8 },
 }
 
 /// The model of one configuration.
@@ -86,12 +91,14 @@ impl GroupModel {
             pending: vec![],
             offsets: [0; MAX_PARTITIONS],
             waits_for_removed: false,
+            txn_pending: vec![],
         };
         State {
             coord,
             log: Log {
                 group: GroupRecord::default(),
                 offsets: [0; MAX_PARTITIONS],
+                txn_pending: vec![],
             },
             consumers: vec![Consumer::new(); n],
             to_coord: vec![vec![]; n],
@@ -99,6 +106,13 @@ impl GroupModel {
             budget: self.cfg.faults,
             processed: [0; MAX_PARTITIONS],
             seen: 0,
+            txn: if self.cfg.eos {
+                vec![Txn::default(); n]
+            } else {
+                vec![]
+            },
+            output: [0; MAX_PARTITIONS],
+            markers: vec![],
         }
     }
 
@@ -137,6 +151,9 @@ impl GroupModel {
         }
         if f.failovers > 0 {
             g.push(properties::SOMETIMES_FAILOVER_MID_REBALANCE);
+        }
+        if c.eos && f.expiries > 0 && c.records > 0 && c.bug.is_none() {
+            g.push(properties::SOMETIMES_ZOMBIE_TXN_ABORTED);
         }
         g
     }
@@ -179,7 +196,7 @@ impl GroupModel {
                 s.consumers[slot as usize].waiting = true;
             }
             Action::Process { slot, partition } => {
-                consumer::process(s, slot as usize, partition as usize)
+                consumer::process(cfg, s, slot as usize, partition as usize)
             }
             Action::Commit { slot } => consumer::commit(cfg, s, slot as usize),
             Action::Heartbeat { slot } => consumer::heartbeat(cfg, s, slot as usize),
@@ -194,6 +211,13 @@ impl GroupModel {
                         nonce,
                         ..Consumer::new()
                     };
+                    if cfg.eos {
+                        // InitProducerId: a new epoch, and the old process's transaction aborts.
+                        s.txn[slot as usize].epoch += 1;
+                        if s.txn[slot as usize].is_open() {
+                            consumer::end_txn(s, slot as usize, false);
+                        }
+                    }
                 }
             }
             Action::Leave { slot } => {
@@ -213,10 +237,18 @@ impl GroupModel {
                     s.seen |= Seen::FAILOVER_MID_REBALANCE;
                 }
                 s.coord = coordinator::load(&s.log);
+                if cfg.has_bug(Bug::LoadSkipsPendingTxnOffsets) {
+                    s.coord.txn_pending.clear();
+                }
                 for slot in 0..s.consumers.len() {
                     self.drop_connection(s, slot as u8);
                 }
             }
+            Action::ApplyMarker => {
+                let (producer, commit) = s.markers.remove(0);
+                coordinator::apply_marker(s, producer, commit);
+            }
+            Action::ExpireTxn { producer } => consumer::end_txn(s, producer as usize, false),
         }
     }
 
@@ -270,6 +302,14 @@ impl Model for GroupModel {
         if s.budget.failovers > 0 {
             out.push(Action::Failover);
         }
+        if !s.markers.is_empty() {
+            out.push(Action::ApplyMarker);
+        }
+        for (t, txn) in s.txn.iter().enumerate() {
+            if txn.is_open() && !s.consumers[t].alive() {
+                out.push(Action::ExpireTxn { producer: t as u8 });
+            }
+        }
         // The consumers.
         for (slot, c) in s.consumers.iter().enumerate() {
             let slot8 = slot as u8;
@@ -279,8 +319,10 @@ impl Model for GroupModel {
             if !c.alive() {
                 continue;
             }
+            let busy =
+                cfg.eos && (consumer::txn_busy(s, slot) || consumer::txn_committing(s, slot));
             for p in parts(c.owned) {
-                if c.position[p] < cfg.records {
+                if c.position[p] < cfg.records && !busy {
                     out.push(Action::Process {
                         slot: slot8,
                         partition: p as u8,
@@ -292,7 +334,14 @@ impl Model for GroupModel {
                     Phase::Unjoined | Phase::Joining | Phase::Syncing => {
                         out.push(Action::Join { slot: slot8 })
                     }
-                    Phase::Fetching => out.push(Action::Fetch { slot: slot8 }),
+                    Phase::Fetching => {
+                        // A retry that would be answered UNSTABLE_OFFSET_COMMIT again changes
+                        // nothing, so it waits for the marker.
+                        let want = c.assigned & !c.owned;
+                        if !coordinator::fetch_unstable(cfg, &s.coord, want) {
+                            out.push(Action::Fetch { slot: slot8 })
+                        }
+                    }
                     Phase::Stable => {
                         let member = c.member.expect("a Stable consumer has a member id");
                         let instance = cfg.static_members.then_some(slot8);
@@ -304,7 +353,7 @@ impl Model for GroupModel {
                     }
                     Phase::Down | Phase::Fenced => {}
                 }
-                if c.member.is_some() && consumer::uncommitted(cfg, c) != 0 {
+                if c.member.is_some() && consumer::uncommitted(cfg, c) != 0 && !busy {
                     out.push(Action::Commit { slot: slot8 });
                 }
                 if s.budget.leaves > 0 && !cfg.static_members && c.member.is_some() {
@@ -338,7 +387,9 @@ impl Model for GroupModel {
         properties::all()
             .into_iter()
             .filter(|p| {
-                p.expectation != stateright::Expectation::Sometimes || goals.contains(&p.name)
+                let eos_only = [properties::NO_DUPLICATE_OUTPUT, properties::EXACTLY_ONCE];
+                (p.expectation != stateright::Expectation::Sometimes || goals.contains(&p.name))
+                    && (self.cfg.eos || !eos_only.contains(&p.name))
             })
             .collect()
     }

@@ -16,12 +16,16 @@ pub const NO_OFFSET_REGRESSION: &str =
 pub const NO_LOSS: &str = "a committed offset never passes an unprocessed record";
 pub const REPLAY_EQUALS_LIVE: &str =
     "a coordinator that replays its log has the state of the live one";
+pub const NO_DUPLICATE_OUTPUT: &str = "no input record appears twice in committed output";
+pub const EXACTLY_ONCE: &str = "every input record appears exactly once in committed output";
 pub const REBALANCES_FINISH: &str =
     "once faults stop, the group becomes Stable with every subscribed partition assigned";
 
 pub const SOMETIMES_COOPERATIVE_HANDOVER: &str = "a cooperative two-round hand-over completes";
 pub const SOMETIMES_ZOMBIE_COMMIT: &str = "a zombie's commit reaches the coordinator";
 pub const SOMETIMES_STATIC_REJOIN: &str = "a static member rejoins without a rebalance";
+pub const SOMETIMES_ZOMBIE_TXN_ABORTED: &str =
+    "a zombie's transactional commit is refused and its transaction aborted";
 pub const SOMETIMES_FAILOVER_MID_REBALANCE: &str =
     "the coordinator fails over mid-rebalance and the group still becomes Stable";
 
@@ -54,9 +58,11 @@ pub fn no_offset_regression(_: &Config, s: &State) -> bool {
     s.seen & Seen::REGRESSED == 0
 }
 
+/// Without transactions "processed" is what a consumer did; with them it is what the output
+/// partition holds as committed.
 pub fn no_loss(cfg: &Config, s: &State) -> bool {
     (0..cfg.partitions as usize).all(|p| {
-        let done = s.processed[p];
+        let done = if cfg.eos { s.output[p] } else { s.processed[p] };
         let prefix = done.trailing_ones() as u8;
         s.coord.offsets[p] <= prefix
     })
@@ -67,14 +73,18 @@ pub fn no_loss(cfg: &Config, s: &State) -> bool {
 /// stores the group only when the leader's assignment arrives.)
 pub fn replay_equals_live(_: &Config, s: &State) -> bool {
     let live = &s.coord;
+    if live.offsets != s.log.offsets || live.txn_pending != s.log.txn_pending {
+        return false;
+    }
     if !matches!(live.state, GroupState::Stable | GroupState::Empty) {
-        return live.offsets == s.log.offsets;
+        return true;
     }
     let loaded = load(&s.log);
     loaded.state == live.state
         && loaded.generation == live.generation
         && loaded.leader == live.leader
         && loaded.offsets == live.offsets
+        && loaded.txn_pending == live.txn_pending
         && loaded.members.len() == live.members.len()
         && loaded
             .members
@@ -103,6 +113,17 @@ pub fn settled(cfg: &Config, s: &State) -> bool {
     }) && owned == cfg.all_partitions()
 }
 
+pub fn no_duplicate_output(_: &Config, s: &State) -> bool {
+    s.seen & Seen::DUPLICATE == 0
+}
+
+/// Every record's output is committed and the committed offsets are at the end.
+pub fn exactly_once_done(cfg: &Config, s: &State) -> bool {
+    let all = ((1u16 << cfg.records) - 1) as u8;
+    (0..cfg.partitions as usize).all(|p| s.output[p] == all && s.coord.offsets[p] == cfg.records)
+        && s.seen & Seen::DUPLICATE == 0
+}
+
 fn pairwise_disjoint(sets: impl Iterator<Item = Parts>) -> bool {
     let mut seen: Parts = 0;
     for set in sets {
@@ -114,8 +135,16 @@ fn pairwise_disjoint(sets: impl Iterator<Item = Parts>) -> bool {
     true
 }
 
+/// Every property; [`GroupModel`]'s `properties` keeps those its configuration checks.
 pub fn all() -> Vec<Property<GroupModel>> {
     vec![
+        Property::always(NO_DUPLICATE_OUTPUT, |m, s| no_duplicate_output(&m.cfg, s)),
+        Property::eventually(EXACTLY_ONCE, |m, s| {
+            exactly_once_done(&m.cfg, s) && m.at_rest(s)
+        }),
+        Property::sometimes(SOMETIMES_ZOMBIE_TXN_ABORTED, |_: &GroupModel, s: &State| {
+            s.seen & Seen::ZOMBIE_TXN_ABORTED != 0
+        }),
         Property::always(NO_DOUBLE_OWNERSHIP, |m, s| no_double_ownership(&m.cfg, s)),
         Property::always(REVOKE_BEFORE_HANDOVER, |m, s| {
             revoke_before_handover(&m.cfg, s)

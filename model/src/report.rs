@@ -55,6 +55,10 @@ pub fn describe_action(a: &Action) -> String {
             format!("connection of consumer {slot} drops, losing what was in flight")
         }
         Action::Failover => "coordinator fails over and loads its log".into(),
+        Action::ApplyMarker => "group coordinator applies the next transaction marker".into(),
+        Action::ExpireTxn { producer } => {
+            format!("transaction coordinator aborts producer {producer}'s transaction (timeout)")
+        }
     }
 }
 
@@ -99,6 +103,16 @@ pub fn describe_req(r: &Req) -> String {
             offsets(o)
         ),
         Req::Fetch { partitions } => format!("OffsetFetch({})", set(*partitions)),
+        Req::TxnCommit {
+            member,
+            generation,
+            producer,
+            offsets: o,
+            ..
+        } => format!(
+            "TxnOffsetCommit(member={member:?}, generation={generation}, producer={producer}, {})",
+            offsets(o)
+        ),
         Req::Leave { member } => format!("LeaveGroup(member={member:?})"),
     }
 }
@@ -139,7 +153,12 @@ pub fn describe_resp(r: &Resp) -> String {
         Resp::Commit { error, offsets: o } => {
             format!("OffsetCommit response({}, {})", error.name(), offsets(o))
         }
-        Resp::Fetch { offsets: o } => format!("OffsetFetch response({})", offsets(o)),
+        Resp::Fetch { error, offsets: o } => {
+            format!("OffsetFetch response({}, {})", error.name(), offsets(o))
+        }
+        Resp::TxnCommit { error, offsets: o } => {
+            format!("TxnOffsetCommit response({}, {})", error.name(), offsets(o))
+        }
         Resp::Leave { error } => format!("LeaveGroup response({})", error.name()),
     }
 }
@@ -151,6 +170,14 @@ pub fn describe_step(before: &State, after: &State, a: &Action) -> (String, Stri
             "coordinator".to_string()
         }
         Action::Crash { .. } | Action::Disconnect { .. } | Action::Failover => "fault".into(),
+        Action::ApplyMarker => match before.markers.first() {
+            Some(&(p, commit)) => format!(
+                "coordinator (marker: {} of producer {p})",
+                if commit { "COMMIT" } else { "ABORT" }
+            ),
+            None => "coordinator".into(),
+        },
+        Action::ExpireTxn { .. } => "transaction coordinator".into(),
         Action::Receive { slot }
         | Action::Join { slot }
         | Action::Fetch { slot }
@@ -188,6 +215,11 @@ pub fn describe_step(before: &State, after: &State, a: &Action) -> (String, Stri
                 k.position[*partition as usize]
             )
         }
+        Action::CompleteJoin => "completes the join phase".into(),
+        Action::ApplyMarker => "applies the next transaction marker".into(),
+        Action::ExpireTxn { producer } => {
+            format!("aborts producer {producer}'s open transaction (transaction timeout)")
+        }
         other => describe_action(other),
     };
     (actor, what)
@@ -220,6 +252,21 @@ pub fn snapshot(cfg: &Config, s: &State) -> String {
         .map(|p| c.offsets[p].to_string())
         .collect();
     let _ = write!(out, " | committed [{}]", o.join(","));
+    if cfg.eos {
+        let w: Vec<String> = (0..cfg.partitions as usize)
+            .map(|p| {
+                let r: Vec<String> = (0..8)
+                    .filter(|o| s.output[p] & (1 << o) != 0)
+                    .map(|o| o.to_string())
+                    .collect();
+                format!("p{p}:[{}]", r.join(","))
+            })
+            .collect();
+        let _ = write!(out, " | output {}", w.join(" "));
+        if s.seen & Seen::DUPLICATE != 0 {
+            out.push_str(" DUPLICATE");
+        }
+    }
     out
 }
 

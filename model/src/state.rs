@@ -58,6 +58,32 @@ pub struct State {
     pub processed: [u8; MAX_PARTITIONS],
     /// History flags the properties read (see [`Seen`]).
     pub seen: u8,
+    /// Exactly-once only: the transaction coordinator's state per transactional id. Each
+    /// consumer slot has one transactional producer, `transactional.id` = its slot, that
+    /// survives restarts of the process (KIP-447: one producer per consumer).
+    pub txn: Vec<Txn>,
+    /// Exactly-once only: per input partition, the records whose output is in the output
+    /// partition as committed (what a read_committed reader sees).
+    pub output: [u8; MAX_PARTITIONS],
+    /// Exactly-once only: transaction markers on their way from the transaction coordinator to
+    /// the group coordinator (WriteTxnMarkers for `__consumer_offsets`), oldest first:
+    /// `(transactional id, commit)`.
+    pub markers: Vec<(u8, bool)>,
+}
+
+/// A transactional id at the transaction coordinator.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Txn {
+    /// The producer epoch; InitProducerId of a new process bumps it, fencing the old one.
+    pub epoch: u8,
+    /// The open transaction's output: per input partition, the records whose output it holds.
+    pub open: [u8; MAX_PARTITIONS],
+}
+
+impl Txn {
+    pub fn is_open(&self) -> bool {
+        self.open.iter().any(|&o| o != 0)
+    }
 }
 
 /// Events the `sometimes` properties and the offset property look back on.
@@ -74,6 +100,10 @@ impl Seen {
     pub const FAILOVER_MID_REBALANCE: u8 = 8;
     /// A commit from a member the group no longer has reached the coordinator.
     pub const ZOMBIE_COMMIT: u8 = 16;
+    /// Exactly-once: an input record's output was committed a second time.
+    pub const DUPLICATE: u8 = 32;
+    /// Exactly-once: a zombie's TxnOffsetCommit was refused (its transaction then aborts).
+    pub const ZOMBIE_TXN_ABORTED: u8 = 64;
 }
 
 /// Fault budgets: how many more of each fault may happen.
@@ -106,6 +136,9 @@ pub struct Coord {
     /// Seeded bug `expired-member-blocks-rebalance`: the coordinator still waits for a member it
     /// removed.
     pub waits_for_removed: bool,
+    /// TxnOffsetCommit offsets waiting for their transaction's marker, per transactional id
+    /// (sorted by it).
+    pub txn_pending: Vec<(u8, Offsets)>,
 }
 
 /// A member of the group as the coordinator holds it.
@@ -139,6 +172,8 @@ pub struct Log {
     pub group: GroupRecord,
     /// The last offset commit record per partition.
     pub offsets: Offsets,
+    /// Transactional offset commits not yet followed by their marker, per transactional id.
+    pub txn_pending: Vec<(u8, Offsets)>,
 }
 
 /// A group metadata record: generation, leader, and members with their assignments.
@@ -222,8 +257,17 @@ pub enum Req {
         generation: u8,
         offsets: Offsets,
     },
-    /// OffsetFetch of these partitions.
+    /// OffsetFetch of these partitions (with `require_stable` under exactly-once, KIP-447).
     Fetch { partitions: Parts },
+    /// TxnOffsetCommit of the consumer's transactional producer (`transactional.id` = its slot),
+    /// with the group metadata KIP-447 added.
+    TxnCommit {
+        member: MemberId,
+        instance: Option<u8>,
+        generation: u8,
+        producer: u8,
+        offsets: Offsets,
+    },
     /// LeaveGroup.
     Leave { member: MemberId },
 }
@@ -252,6 +296,11 @@ pub enum Resp {
         offsets: Offsets,
     },
     Fetch {
+        error: ErrorCode,
+        offsets: Offsets,
+    },
+    TxnCommit {
+        error: ErrorCode,
         offsets: Offsets,
     },
     Leave {

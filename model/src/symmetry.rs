@@ -28,6 +28,10 @@ fn consumer_key(s: &State, slot: usize) -> Vec<u8> {
     ];
     k.extend_from_slice(&c.position);
     k.extend_from_slice(&c.committed);
+    if let Some(t) = s.txn.get(slot) {
+        k.push(t.epoch);
+        k.extend_from_slice(&t.open);
+    }
     k.push(s.to_coord[slot].len() as u8);
     k.push(s.to_consumer[slot].len() as u8);
     k.extend(
@@ -93,6 +97,16 @@ fn remap_req(r: &mut Req, pi: &[u8]) {
             remap_instance(instance, pi);
         }
         Req::Fetch { .. } => {}
+        Req::TxnCommit {
+            member,
+            instance,
+            producer,
+            ..
+        } => {
+            remap_id(member, pi);
+            remap_instance(instance, pi);
+            *producer = pi[*producer as usize];
+        }
         Req::Leave { member } => remap_id(member, pi),
     }
 }
@@ -153,5 +167,17 @@ pub fn representative(s: &State) -> State {
         remap_instance(instance, &pi);
     }
     g.members.sort_by_key(|m| m.0);
+    if !r.txn.is_empty() {
+        r.txn = order.iter().map(|&i| s.txn[i].clone()).collect();
+    }
+    for (p, _) in &mut r.markers {
+        *p = pi[*p as usize];
+    }
+    for list in [&mut r.coord.txn_pending, &mut r.log.txn_pending] {
+        for (p, _) in list.iter_mut() {
+            *p = pi[*p as usize];
+        }
+        list.sort_by_key(|(p, _)| *p);
+    }
     r
 }

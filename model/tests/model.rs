@@ -77,7 +77,15 @@ fn state_counts_of_small_configurations_are_pinned() {
     let mut faults = eager.clone();
     faults.faults.crashes = 1;
     faults.faults.failovers = 1;
-    let cases = [(eager, 1_484usize), (coop, 1_832), (faults, 1_066_426)];
+    let mut eos = Config::small();
+    eos.eos = true;
+    eos.faults.expiries = 1;
+    let cases = [
+        (eager, 1_484usize),
+        (coop, 1_832),
+        (faults, 1_066_426),
+        (eos, 186_014),
+    ];
     for (cfg, want) in cases {
         let o = check(&cfg, Search::Bfs);
         assert!(o.ok(), "{}: {:?}", cfg.describe(), failed(&o));
@@ -93,6 +101,7 @@ fn symmetry_reduction_keeps_the_verdicts() {
         Bug::CooperativeHandoverWithoutRevoke,
         Bug::EagerRejoinWithoutRevoke,
         Bug::StaticReplacementNotStored,
+        Bug::OffsetFetchIgnoresPending,
     ] {
         cfgs.push(bug.config());
         let mut ok = bug.config();
@@ -129,6 +138,7 @@ fn the_ci_tier_reaches_every_goal_its_configurations_allow() {
         p::SOMETIMES_ZOMBIE_COMMIT,
         p::SOMETIMES_STATIC_REJOIN,
         p::SOMETIMES_FAILOVER_MID_REBALANCE,
+        p::SOMETIMES_ZOMBIE_TXN_ABORTED,
     ] {
         assert!(goals.contains(&g), "no CI configuration aims at \"{g}\"");
     }

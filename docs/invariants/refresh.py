@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Refresh the counterexamples embedded in docs/invariants/*.md.
+
+Each page holds a line `<!-- counterexample:BUG -->`; this runs
+`kgroup check --bug BUG --checker bfs --quiet` (shortest counterexamples) and puts the
+counterexample to the property the bug breaks in a code block under that line, replacing what an
+earlier run put there. Usage, from the repository root:
+
+    cargo build --release -p kgroup-conformance && docs/invariants/refresh.py
+"""
+import pathlib
+import re
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+KGROUP = ROOT / "target" / "release" / "kgroup"
+MARK = re.compile(r"<!-- counterexample:([a-z-]+) -->\n(```text\n.*?```\n)?", re.S)
+
+
+def breaks(bug: str) -> str:
+    out = subprocess.run([KGROUP, "check", "--list-bugs"], capture_output=True, text=True, check=True)
+    for line in out.stdout.splitlines():
+        name, _issue, prop = line.split(None, 2)
+        if name == bug:
+            return prop
+    sys.exit(f"unknown bug {bug}")
+
+
+def counterexample(bug: str) -> str:
+    prop = breaks(bug)
+    out = subprocess.run(
+        [KGROUP, "check", "--bug", bug, "--checker", "bfs", "--quiet", "--trace-dir", "/tmp/kgroup-docs"],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 1:
+        sys.exit(f"{bug}: expected exit 1, got {out.returncode}")
+    text = out.stdout
+    head = f'counterexample to "{prop}":\n'
+    start = text.index(head) + len(head)
+    body = []
+    for line in text[start:].splitlines():
+        if line.startswith("     (as a JSON trace"):
+            break
+        body.append(line)
+    return f"```text\n$ kgroup check --bug {bug} --checker bfs\n" + "\n".join(body) + "\n```\n"
+
+
+def main() -> None:
+    for page in sorted((ROOT / "docs" / "invariants").glob("*.md")):
+        text = page.read_text()
+        new = MARK.sub(lambda m: f"<!-- counterexample:{m.group(1)} -->\n{counterexample(m.group(1))}", text)
+        if new != text:
+            page.write_text(new)
+            print(f"updated {page.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
