@@ -39,6 +39,10 @@ pub enum Bug {
     /// Loading the offsets partition drops transactional offsets that have no marker yet, so the
     /// marker that follows commits nothing.
     LoadSkipsPendingTxnOffsets,
+    /// The consumer commits the position it has fetched up to rather than what it has
+    /// processed (auto-commit with asynchronous processing): the committed offset runs ahead of
+    /// the records actually handled.
+    CommitFetchedPosition,
 }
 
 impl Bug {
@@ -54,6 +58,7 @@ impl Bug {
         Bug::TxnCommitWithoutMemberCheck,
         Bug::OffsetFetchIgnoresPending,
         Bug::LoadSkipsPendingTxnOffsets,
+        Bug::CommitFetchedPosition,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +74,7 @@ impl Bug {
             Bug::TxnCommitWithoutMemberCheck => "txn-commit-without-member-check",
             Bug::OffsetFetchIgnoresPending => "offset-fetch-ignores-pending",
             Bug::LoadSkipsPendingTxnOffsets => "load-skips-pending-txn-offsets",
+            Bug::CommitFetchedPosition => "commit-fetched-position",
         }
     }
 
@@ -97,6 +103,7 @@ impl Bug {
             // KIP-447's require_stable and UNSTABLE_OFFSET_COMMIT.
             Bug::OffsetFetchIgnoresPending => Some("KAFKA-9346"),
             Bug::LoadSkipsPendingTxnOffsets => None,
+            Bug::CommitFetchedPosition => None,
         }
     }
 
@@ -115,6 +122,7 @@ impl Bug {
             Bug::TxnCommitWithoutMemberCheck => p::NO_DUPLICATE_OUTPUT,
             Bug::OffsetFetchIgnoresPending => p::NO_DUPLICATE_OUTPUT,
             Bug::LoadSkipsPendingTxnOffsets => p::REPLAY_EQUALS_LIVE,
+            Bug::CommitFetchedPosition => p::NO_LOSS,
         }
     }
 
@@ -171,6 +179,10 @@ impl Bug {
                 c.consumers = 1;
                 c.eos = true;
                 c.faults.failovers = 1;
+            }
+            Bug::CommitFetchedPosition => {
+                c.consumers = 1;
+                c.records = 2;
             }
         }
         c.bug = Some(self);

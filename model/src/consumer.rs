@@ -94,10 +94,20 @@ pub fn txn_busy(s: &State, slot: usize) -> bool {
     s.markers.iter().any(|&(t, _)| t as usize == slot)
 }
 
-/// The partitions whose position is ahead of what the consumer knows to be committed.
+/// The offset the consumer would commit for `p`: its position (the next record to process).
+/// With the seeded bug `commit-fetched-position`, the record after it, fetched but not processed.
+pub fn commit_point(cfg: &Config, c: &Consumer, p: usize) -> u8 {
+    if cfg.has_bug(Bug::CommitFetchedPosition) {
+        (c.position[p] + 1).min(cfg.records)
+    } else {
+        c.position[p]
+    }
+}
+
+/// The partitions whose commit point is ahead of what the consumer knows to be committed.
 pub fn uncommitted(cfg: &Config, c: &Consumer) -> Parts {
     (0..cfg.partitions as usize)
-        .filter(|&p| c.owned & (1 << p) != 0 && c.position[p] > c.committed[p])
+        .filter(|&p| c.owned & (1 << p) != 0 && commit_point(cfg, c, p) > c.committed[p])
         .fold(0, |acc, p| acc | 1 << p)
 }
 
@@ -107,7 +117,7 @@ pub fn commit(cfg: &Config, s: &mut State, slot: usize) {
     let c = &s.consumers[slot];
     let mut offsets = [ABSENT; MAX_PARTITIONS];
     for p in parts(uncommitted(cfg, c)) {
-        offsets[p] = c.position[p];
+        offsets[p] = commit_point(cfg, c, p);
     }
     let member = c.member.expect("committing needs a member id");
     let req = if cfg.eos {
