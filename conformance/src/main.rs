@@ -90,6 +90,11 @@ struct CheckArgs {
     /// Give every consumer a group.instance.id (KIP-345 static membership).
     #[arg(long = "static")]
     static_members: bool,
+    /// Who computes the leader's assignment: the model's own rule, or one of kgroup-assign's
+    /// production assignors checked inside the protocol (cooperative-sticky implies
+    /// --protocol cooperative; the others eager).
+    #[arg(long, value_parser = ["model", "range", "roundrobin", "sticky", "cooperative-sticky"])]
+    assignor: Option<String>,
     /// Exactly-once consume-transform-produce (transactions, TxnOffsetCommit, read_committed).
     #[arg(long)]
     eos: bool,
@@ -146,6 +151,7 @@ impl CheckArgs {
             || self.partitions.is_some()
             || self.records.is_some()
             || self.protocol.is_some()
+            || self.assignor.is_some()
             || self.static_members
             || self.eos
             || self.reorder
@@ -173,6 +179,18 @@ impl CheckArgs {
                 ProtocolArg::Eager => kgroup_model::Protocol::Eager,
                 ProtocolArg::Cooperative => kgroup_model::Protocol::Cooperative,
             };
+        }
+        if let Some(name) = &self.assignor {
+            c.assignor = kgroup_model::Assignor::from_name(name).expect("clap checked the name");
+            if self.protocol.is_none() {
+                c.protocol = match c.assignor {
+                    kgroup_model::Assignor::Kafka(kgroup_assign::Strategy::CooperativeSticky) => {
+                        kgroup_model::Protocol::Cooperative
+                    }
+                    kgroup_model::Assignor::Kafka(_) => kgroup_model::Protocol::Eager,
+                    kgroup_model::Assignor::Model => c.protocol,
+                };
+            }
         }
         c.static_members |= self.static_members;
         c.eos |= self.eos;

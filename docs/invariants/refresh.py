@@ -30,7 +30,7 @@ def breaks(bug: str) -> str:
 def counterexample(bug: str) -> str:
     prop = breaks(bug)
     out = subprocess.run(
-        [KGROUP, "check", "--bug", bug, "--checker", "bfs", "--quiet", "--trace-dir", "/tmp/kgroup-docs"],
+        [KGROUP, "check", "--bug", bug, "--checker", "bfs", "--threads", "1", "--quiet", "--trace-dir", "/tmp/kgroup-docs"],
         capture_output=True,
         text=True,
     )

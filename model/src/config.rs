@@ -22,6 +22,31 @@ impl Protocol {
     }
 }
 
+/// Who computes the leader's assignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Assignor {
+    /// The model's own small sticky rule (`assignment.rs`).
+    Model,
+    /// One of kgroup-assign's production assignors, checked inside the protocol.
+    Kafka(kgroup_assign::Strategy),
+}
+
+impl Assignor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Assignor::Model => "model",
+            Assignor::Kafka(s) => s.name(),
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Assignor> {
+        match name {
+            "model" => Some(Assignor::Model),
+            other => kgroup_assign::Strategy::from_name(other).map(Assignor::Kafka),
+        }
+    }
+}
+
 /// One configuration of the model.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Config {
@@ -40,6 +65,8 @@ pub struct Config {
     /// The coordinator may take a connection's requests out of order (TCP never does; this is
     /// for checking what the protocol relies on).
     pub reorder: bool,
+    /// Who computes the leader's assignment.
+    pub assignor: Assignor,
     /// Fault budgets.
     pub faults: Budget,
     /// The seeded bug switched on, if any.
@@ -69,6 +96,7 @@ impl Config {
             static_members: false,
             eos: false,
             reorder: false,
+            assignor: Assignor::Model,
             faults: Budget::default(),
             bug: None,
         }
@@ -92,6 +120,19 @@ impl Config {
                 "records must be 0..=7, got {}",
                 self.records
             )));
+        }
+        if let Assignor::Kafka(s) = self.assignor {
+            // A consumer runs COOPERATIVE only with an assignor that supports it (KIP-429):
+            // cooperative-sticky; range, roundrobin and sticky are EAGER.
+            let cooperative = s == kgroup_assign::Strategy::CooperativeSticky;
+            if cooperative != (self.protocol == Protocol::Cooperative) {
+                return Err(ConfigError(format!(
+                    "assignor {} runs with the {} protocol, not {}",
+                    s.name(),
+                    if cooperative { "cooperative" } else { "eager" },
+                    self.protocol.name()
+                )));
+            }
         }
         if self.faults.crashes + self.faults.losses + self.faults.expiries + self.faults.leaves > 12
         {
@@ -129,6 +170,9 @@ impl Config {
             f.failovers,
             f.leaves,
         );
+        if self.assignor != Assignor::Model {
+            s.push_str(&format!(", assignor {}", self.assignor.name()));
+        }
         if let Some(b) = self.bug {
             s.push_str(&format!(", bug {}", b.name()));
         }
@@ -137,7 +181,8 @@ impl Config {
 }
 
 /// The CI tier: the configurations `kgroup check` runs without options. Together they cover
-/// three consumers, EAGER and COOPERATIVE, static members, exactly-once, a zombie (session
+/// three consumers, EAGER and COOPERATIVE, static members, exactly-once, kgroup-assign's
+/// cooperative-sticky assignor inside the protocol, a zombie (session
 /// expiry of a live consumer), consumer crashes, a lost connection, a graceful leave and a
 /// coordinator failover; together they finish in about five minutes on 2 cores (figures in
 /// docs/model.md).
@@ -202,6 +247,16 @@ pub fn ci_tier() -> Vec<(&'static str, Config)> {
                 c.eos = true;
                 c.faults.losses = 1;
                 c.faults.failovers = 1;
+            }),
+        ),
+        (
+            "cooperative-sticky-3-static-zombie",
+            with(|c| {
+                c.consumers = 3;
+                c.protocol = Protocol::Cooperative;
+                c.assignor = Assignor::Kafka(kgroup_assign::Strategy::CooperativeSticky);
+                c.static_members = true;
+                c.faults.expiries = 1;
             }),
         ),
         (

@@ -4,7 +4,7 @@
 
 use crate::assignment::assign;
 use crate::bugs::Bug;
-use crate::config::{Config, Protocol};
+use crate::config::{Assignor, Config, Protocol};
 use crate::state::*;
 use kgroup_protocol::ErrorCode;
 
@@ -32,11 +32,16 @@ pub fn join(cfg: &Config, s: &mut State, slot: usize) {
         Protocol::Eager => 0,
         Protocol::Cooperative => c.assigned,
     };
+    let generation = match cfg.assignor {
+        Assignor::Model => 0,
+        Assignor::Kafka(_) => c.generation,
+    };
     let req = Req::Join {
         member: c.member,
         nonce: c.nonce,
         instance: instance(cfg, slot),
         owned,
+        generation,
     };
     c.phase = Phase::Joining;
     c.rejoin = false;

@@ -21,7 +21,8 @@ pub fn handle(cfg: &Config, s: &mut State, slot: u8, req: Req) {
             nonce,
             instance,
             owned,
-        } => join(cfg, s, slot, member, nonce, instance, owned),
+            generation,
+        } => join(cfg, s, slot, member, nonce, instance, (owned, generation)),
         Req::Sync {
             member,
             instance,
@@ -83,7 +84,7 @@ fn join(
     member: Option<MemberId>,
     nonce: u8,
     instance: Option<u8>,
-    owned: Parts,
+    owned: (Parts, u8),
 ) {
     let error = |error| Resp::Join {
         error,
@@ -137,11 +138,12 @@ fn join(
             let m = s.coord.member_mut(id).expect("checked above");
             m.joined = true;
             m.owed |= Owed::JOIN;
-            m.owned = owned;
+            (m.owned, m.owned_generation) = owned;
         }
         GroupState::CompletingRebalance | GroupState::Stable => {
             let m = s.coord.member(id).expect("checked above");
-            let same = m.owned == owned;
+            // Kafka compares the whole subscription, owned partitions and generation included.
+            let same = (m.owned, m.owned_generation) == owned;
             let is_leader = s.coord.leader == Some(id);
             let stable = s.coord.state == GroupState::Stable;
             if same && !(stable && is_leader) {
@@ -151,7 +153,7 @@ fn join(
                 reply(s, slot, resp);
             } else {
                 let m = s.coord.member_mut(id).expect("checked above");
-                m.owned = owned;
+                (m.owned, m.owned_generation) = owned;
                 prepare_rebalance(s);
                 let m = s.coord.member_mut(id).expect("checked above");
                 m.joined = true;
@@ -169,7 +171,10 @@ fn current_join_response(c: &Coord, id: MemberId, with_members: bool) -> Resp {
         generation: c.generation,
         leader: c.leader,
         members: if with_members {
-            c.members.iter().map(|m| (m.id, m.owned)).collect()
+            c.members
+                .iter()
+                .map(|m| (m.id, m.owned, m.owned_generation))
+                .collect()
         } else {
             vec![]
         },
@@ -177,13 +182,14 @@ fn current_join_response(c: &Coord, id: MemberId, with_members: bool) -> Resp {
 }
 
 /// A new member joins (a pending dynamic member, or a static instance the group does not know).
-fn add_member(s: &mut State, id: MemberId, instance: Option<u8>, owned: Parts) {
+fn add_member(s: &mut State, id: MemberId, instance: Option<u8>, owned: (Parts, u8)) {
     s.coord.insert(Member {
         id,
         instance,
         joined: true,
         owed: Owed::JOIN,
-        owned,
+        owned: owned.0,
+        owned_generation: owned.1,
         assignment: 0,
     });
     if s.coord.state != GroupState::PreparingRebalance {
@@ -193,7 +199,7 @@ fn add_member(s: &mut State, id: MemberId, instance: Option<u8>, owned: Parts) {
 
 /// KIP-345: a known `group.instance.id` joins with an empty member id (a restarted static member).
 /// The new id replaces the old one, which is fenced; a Stable group does not rebalance.
-fn static_rejoin(cfg: &Config, s: &mut State, old: MemberId, new: MemberId, owned: Parts) {
+fn static_rejoin(cfg: &Config, s: &mut State, old: MemberId, new: MemberId, owned: (Parts, u8)) {
     let c = &mut s.coord;
     let prev = c.member(old).expect("found by instance").clone();
     if cfg.has_bug(Bug::StaticRejoinWithoutFencing) {
@@ -241,7 +247,8 @@ fn static_rejoin(cfg: &Config, s: &mut State, old: MemberId, new: MemberId, owne
         instance: prev.instance,
         joined: false,
         owed: 0,
-        owned,
+        owned: owned.0,
+        owned_generation: owned.1,
         assignment: prev.assignment,
     });
     match c.state {
@@ -317,7 +324,11 @@ pub fn complete_join(s: &mut State) {
     if c.leader.is_none_or(|l| !c.has(l)) {
         c.leader = Some(c.members[0].id);
     }
-    let list: Vec<(MemberId, Parts)> = c.members.iter().map(|m| (m.id, m.owned)).collect();
+    let list: Vec<Claim> = c
+        .members
+        .iter()
+        .map(|m| (m.id, m.owned, m.owned_generation))
+        .collect();
     let mut out = vec![];
     for m in &mut c.members {
         m.joined = false;
@@ -639,6 +650,7 @@ pub fn load(log: &Log) -> Coord {
                 joined: false,
                 owed: 0,
                 owned: 0,
+                owned_generation: 0,
                 assignment,
             })
             .collect(),

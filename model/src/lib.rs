@@ -25,7 +25,7 @@ pub mod state;
 pub mod symmetry;
 
 pub use bugs::Bug;
-pub use config::{Config, ConfigError, Protocol};
+pub use config::{Assignor, Config, ConfigError, Protocol};
 
 use kgroup_protocol::{ErrorCode, GroupState};
 use state::*;

@@ -131,7 +131,7 @@ pub fn describe_resp(r: &Resp) -> String {
             } else {
                 let v: Vec<String> = members
                     .iter()
-                    .map(|(m, p)| format!("{m:?}:{}", set(*p)))
+                    .map(|(m, p, _)| format!("{m:?}:{}", set(*p)))
                     .collect();
                 format!(", members=[{}]", v.join(" "))
             };

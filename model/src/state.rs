@@ -153,6 +153,8 @@ pub struct Member {
     pub owed: u8,
     /// The partitions it reported as owned in its last JoinGroup (COOPERATIVE; empty for EAGER).
     pub owned: Parts,
+    /// The generation it reported with them.
+    pub owned_generation: u8,
     /// Its partitions in the leader's last assignment.
     pub assignment: Parts,
 }
@@ -237,6 +239,9 @@ pub enum Req {
         nonce: u8,
         instance: Option<u8>,
         owned: Parts,
+        /// The generation of `owned` (subscription v1+), 0 for none. Filled only when a
+        /// production assignor runs in the model; the model's own rule does not read it.
+        generation: u8,
     },
     /// SyncGroup; the leader's carries the assignment of every member.
     Sync {
@@ -272,17 +277,22 @@ pub enum Req {
     Leave { member: MemberId },
 }
 
+/// A member as the leader sees it in the JoinGroup response: its id, the partitions it owns and
+/// their generation.
+pub type Claim = (MemberId, Parts, u8);
+
 /// A response from the coordinator.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Resp {
     /// JoinGroup response. With MEMBER_ID_REQUIRED, `member` is the id to rejoin with. The leader
-    /// gets every member with its owned partitions; followers get an empty list.
+    /// gets every member with its owned partitions and their generation; followers get an empty
+    /// list.
     Join {
         error: ErrorCode,
         member: Option<MemberId>,
         generation: u8,
         leader: Option<MemberId>,
-        members: Vec<(MemberId, Parts)>,
+        members: Vec<Claim>,
     },
     Sync {
         error: ErrorCode,

@@ -39,7 +39,16 @@ fn consumer_key(s: &State, slot: usize) -> Vec<u8> {
             .members
             .iter()
             .filter(|m| m.id.slot as usize == slot)
-            .flat_map(|m| [m.id.nonce, m.joined as u8, m.owed, m.owned, m.assignment]),
+            .flat_map(|m| {
+                [
+                    m.id.nonce,
+                    m.joined as u8,
+                    m.owed,
+                    m.owned,
+                    m.owned_generation,
+                    m.assignment,
+                ]
+            }),
     );
     k
 }
@@ -62,6 +71,13 @@ fn remap_instance(i: &mut Option<u8>, pi: &[u8]) {
 
 fn remap_list(list: &mut [(MemberId, Parts)], pi: &[u8]) {
     for (id, _) in list.iter_mut() {
+        remap_id(id, pi);
+    }
+    list.sort();
+}
+
+fn remap_claims(list: &mut [Claim], pi: &[u8]) {
+    for (id, _, _) in list.iter_mut() {
         remap_id(id, pi);
     }
     list.sort();
@@ -121,7 +137,7 @@ fn remap_resp(r: &mut Resp, pi: &[u8]) {
     {
         remap_opt(member, pi);
         remap_opt(leader, pi);
-        remap_list(members, pi);
+        remap_claims(members, pi);
     }
 }
 

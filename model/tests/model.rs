@@ -157,3 +157,31 @@ fn invalid_configurations_are_refused_with_the_reason() {
         .to_string()
         .contains("consumers"));
 }
+
+/// kgroup-assign's production assignors, run by the leader inside the protocol, keep every
+/// property.
+#[test]
+fn production_assignors_keep_the_properties_inside_the_protocol() {
+    use kgroup_assign::Strategy;
+    for strategy in Strategy::ALL {
+        let mut cfg = Config::small();
+        cfg.assignor = kgroup_model::Assignor::Kafka(strategy);
+        cfg.protocol = if strategy == Strategy::CooperativeSticky {
+            Protocol::Cooperative
+        } else {
+            Protocol::Eager
+        };
+        cfg.faults.expiries = 1;
+        let o = check(&cfg, Search::Dfs);
+        assert!(o.complete);
+        assert!(o.ok(), "{}: {:?}", cfg.describe(), failed(&o));
+    }
+    // And a mismatched protocol is refused.
+    let mut cfg = Config::small();
+    cfg.assignor = kgroup_model::Assignor::Kafka(Strategy::Range);
+    cfg.protocol = Protocol::Cooperative;
+    assert!(GroupModel::new(cfg)
+        .unwrap_err()
+        .to_string()
+        .contains("eager"));
+}
