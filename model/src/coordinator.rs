@@ -465,30 +465,44 @@ fn commit(
     }
     let error = if cfg.has_bug(Bug::CommitWithoutGenerationCheck) {
         ErrorCode::None
-    } else if c.fenced(id, instance) {
+    } else {
+        match member_error(c, id, instance, generation) {
+            ErrorCode::None if c.state == GroupState::CompletingRebalance => {
+                ErrorCode::RebalanceInProgress
+            }
+            e => e,
+        }
+    };
+    if error == ErrorCode::None {
+        write_offsets(s, &offsets);
+    }
+    reply(s, slot, Resp::Commit { error, offsets });
+}
+
+/// The member checks of OffsetCommit and TxnOffsetCommit, in Kafka's order.
+fn member_error(c: &Coord, id: MemberId, instance: Option<u8>, generation: u8) -> ErrorCode {
+    if c.fenced(id, instance) {
         ErrorCode::FencedInstanceId
     } else if !c.has(id) {
         ErrorCode::UnknownMemberId
     } else if generation != c.generation {
         ErrorCode::IllegalGeneration
-    } else if c.state == GroupState::CompletingRebalance {
-        ErrorCode::RebalanceInProgress
     } else {
         ErrorCode::None
-    };
-    if error == ErrorCode::None {
-        for (p, &o) in offsets.iter().enumerate() {
-            if o != ABSENT {
-                if o < s.coord.offsets[p] {
-                    s.seen |= Seen::REGRESSED;
-                }
-                // Append the offset commit record, then apply it.
-                s.log.offsets[p] = o;
-                s.coord.offsets[p] = o;
+    }
+}
+
+/// Appends offset commit records and applies them; notes any committed offset that goes down.
+fn write_offsets(s: &mut State, offsets: &Offsets) {
+    for (p, &o) in offsets.iter().enumerate() {
+        if o != ABSENT {
+            if o < s.coord.offsets[p] {
+                s.seen |= Seen::REGRESSED;
             }
+            s.log.offsets[p] = o;
+            s.coord.offsets[p] = o;
         }
     }
-    reply(s, slot, Resp::Commit { error, offsets });
 }
 
 /// OffsetFetch with `require_stable` (KIP-447, what exactly-once consumers send): while a
@@ -521,14 +535,8 @@ fn txn_commit(
     }
     let error = if cfg.has_bug(Bug::TxnCommitWithoutMemberCheck) {
         ErrorCode::None
-    } else if c.fenced(id, instance) {
-        ErrorCode::FencedInstanceId
-    } else if !c.has(id) {
-        ErrorCode::UnknownMemberId
-    } else if generation != c.generation {
-        ErrorCode::IllegalGeneration
     } else {
-        ErrorCode::None
+        member_error(c, id, instance, generation)
     };
     if error != ErrorCode::None && !s.coord.has(id) {
         s.seen |= Seen::ZOMBIE_TXN_ABORTED;
@@ -572,15 +580,7 @@ pub fn apply_marker(s: &mut State, producer: u8, commit: bool) {
     s.coord.txn_pending.retain(|(p, _)| *p != producer);
     s.log.txn_pending.retain(|(p, _)| *p != producer);
     if let (true, Some(offsets)) = (commit, staged) {
-        for (p, &o) in offsets.iter().enumerate() {
-            if o != ABSENT {
-                if o < s.coord.offsets[p] {
-                    s.seen |= Seen::REGRESSED;
-                }
-                s.log.offsets[p] = o;
-                s.coord.offsets[p] = o;
-            }
-        }
+        write_offsets(s, &offsets);
     }
 }
 
