@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Refresh the counterexamples embedded in docs/invariants/*.md.
+"""Refresh the counterexamples embedded in docs/invariants/*.md and docs/bugs.md.
 
-Each page holds a line `<!-- counterexample:BUG -->`; this runs
-`kgroup check --bug BUG --checker bfs --quiet` (shortest counterexamples) and puts the
-counterexample to the property the bug breaks in a code block under that line, replacing what an
-earlier run put there. Usage, from the repository root:
+Each page holds lines `<!-- counterexample:BUG -->`; this runs
+`kgroup check --bug BUG --checker bfs --threads 1 --quiet` (a shortest counterexample, the same
+one every run) and puts the counterexample to the property the bug breaks in a code block under
+that line, replacing what an earlier run put there. docs/bugs.md is written whole from
+`kgroup check --list-bugs`. Usage, from the repository root:
 
     cargo build --release -p kgroup-conformance && docs/invariants/refresh.py
 """
@@ -47,8 +48,35 @@ def counterexample(bug: str) -> str:
     return f"```text\n$ kgroup check --bug {bug} --checker bfs\n" + "\n".join(body) + "\n```\n"
 
 
+BUGS_HEAD = """# Seeded bugs
+
+`kgroup check --list-bugs` lists them; `kgroup check --bug NAME` switches one on, with the
+configuration it needs, and the checker must find a counterexample to the property it breaks
+(`model/tests/model.rs` asserts it for every bug, and that the same configuration passes without
+the bug). Each is a guard removed or an old behaviour restored; the Kafka issue is given where
+the behaviour comes from one. The counterexamples below are the shortest the breadth-first
+checker finds (`kgroup check --bug NAME --checker bfs`); docs/invariants/ explains each property.
+This page is written by `docs/invariants/refresh.py`.
+
+| bug | Kafka issue | property it breaks |
+|---|---|---|
+"""
+
+
+def bugs_page() -> str:
+    out = subprocess.run([KGROUP, "check", "--list-bugs"], capture_output=True, text=True, check=True)
+    rows, sections = [], []
+    for line in out.stdout.splitlines():
+        name, issue, prop = line.split(None, 2)
+        rows.append(f"| [`{name}`](#{name}) | {issue} | {prop} |")
+        sections.append(f"## {name}\n\nKafka issue: {issue}. Breaks: \"{prop}\".\n\n<!-- counterexample:{name} -->\n")
+    return BUGS_HEAD + "\n".join(rows) + "\n\n" + "\n".join(sections)
+
+
 def main() -> None:
-    for page in sorted((ROOT / "docs" / "invariants").glob("*.md")):
+    bugs = ROOT / "docs" / "bugs.md"
+    bugs.write_text(bugs_page())
+    for page in [bugs] + sorted((ROOT / "docs" / "invariants").glob("*.md")):
         text = page.read_text()
         new = MARK.sub(lambda m: f"<!-- counterexample:{m.group(1)} -->\n{counterexample(m.group(1))}", text)
         if new != text:
