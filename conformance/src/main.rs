@@ -98,9 +98,6 @@ struct CheckArgs {
     /// Exactly-once consume-transform-produce (transactions, TxnOffsetCommit, read_committed).
     #[arg(long)]
     eos: bool,
-    /// Let the coordinator take a connection's requests out of order.
-    #[arg(long)]
-    reorder: bool,
     /// Consumer crashes (each may restart).
     #[arg(long)]
     crashes: Option<u8>,
@@ -154,7 +151,6 @@ impl CheckArgs {
             || self.assignor.is_some()
             || self.static_members
             || self.eos
-            || self.reorder
             || self.crashes.is_some()
             || self.losses.is_some()
             || self.expiries.is_some()
@@ -194,7 +190,6 @@ impl CheckArgs {
         }
         c.static_members |= self.static_members;
         c.eos |= self.eos;
-        c.reorder |= self.reorder;
         let f = &mut c.faults;
         for (arg, slot) in [
             (self.crashes, &mut f.crashes),

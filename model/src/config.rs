@@ -62,9 +62,6 @@ pub struct Config {
     /// Exactly-once consume-transform-produce: each record's output and the input offsets are
     /// committed in one transaction (KIP-98, KIP-447), read back read_committed.
     pub eos: bool,
-    /// The coordinator may take a connection's requests out of order (TCP never does; this is
-    /// for checking what the protocol relies on).
-    pub reorder: bool,
     /// Who computes the leader's assignment.
     pub assignor: Assignor,
     /// Fault budgets.
@@ -95,7 +92,6 @@ impl Config {
             protocol: Protocol::Eager,
             static_members: false,
             eos: false,
-            reorder: false,
             assignor: Assignor::Model,
             faults: Budget::default(),
             bug: None,
@@ -134,11 +130,15 @@ impl Config {
                 )));
             }
         }
-        if self.faults.crashes + self.faults.losses + self.faults.expiries + self.faults.leaves > 12
-        {
-            return Err(ConfigError(
-                "fault budgets may add up to at most 12 (member id nonces are 4 bits)".into(),
-            ));
+        let f = &self.faults;
+        let total: u16 = [f.crashes, f.losses, f.expiries, f.failovers, f.leaves]
+            .iter()
+            .map(|&b| u16::from(b))
+            .sum();
+        if total > 12 {
+            return Err(ConfigError(format!(
+                "fault budgets may add up to at most 12, got {total} (each fault multiplies the state space)"
+            )));
         }
         Ok(())
     }
@@ -156,14 +156,13 @@ impl Config {
     pub fn describe(&self) -> String {
         let f = &self.faults;
         let mut s = format!(
-            "{} consumers, {} partitions x {} records, {}{}{}{}, faults: crash {} loss {} expiry {} failover {} leave {}",
+            "{} consumers, {} partitions x {} records, {}{}{}, faults: crash {} loss {} expiry {} failover {} leave {}",
             self.consumers,
             self.partitions,
             self.records,
             self.protocol.name(),
             if self.static_members { ", static" } else { "" },
             if self.eos { ", exactly-once" } else { "" },
-            if self.reorder { ", reordering" } else { "" },
             f.crashes,
             f.losses,
             f.expiries,

@@ -65,7 +65,11 @@ pub fn handle(cfg: &Config, s: &mut State, slot: u8, req: Req) {
             cfg, s, slot, member, instance, generation, producer, offsets,
         ),
         Req::Leave { member } => {
-            let error = if s.coord.has(member) {
+            let error = if let Some(at) = s.coord.pending.iter().position(|p| *p == member) {
+                // A pending member (KIP-394) leaves without ever having joined.
+                s.coord.pending.remove(at);
+                ErrorCode::None
+            } else if s.coord.has(member) {
                 remove_member(s, member);
                 ErrorCode::None
             } else {
@@ -239,6 +243,9 @@ fn static_rejoin(cfg: &Config, s: &mut State, old: MemberId, new: MemberId, owne
         }
     }
     let c = &mut s.coord;
+    // Kafka answers with the leader as it was before the replacement, so a replaced leader
+    // does not compute an assignment; the group's leader becomes the new id.
+    let leader_before = c.leader;
     if c.leader == Some(old) {
         c.leader = Some(new);
     }
@@ -258,7 +265,10 @@ fn static_rejoin(cfg: &Config, s: &mut State, old: MemberId, new: MemberId, owne
             }
             s.seen |= Seen::STATIC_REJOIN;
             // Answer with the current generation; the member then syncs for its assignment.
-            let resp = current_join_response(&s.coord, new, false);
+            let mut resp = current_join_response(&s.coord, new, false);
+            if let Resp::Join { leader, .. } = &mut resp {
+                *leader = leader_before;
+            }
             reply(s, new.slot, resp);
         }
         GroupState::CompletingRebalance => {
@@ -463,20 +473,30 @@ fn commit(
     if !c.has(id) && !c.pending.contains(&id) {
         s.seen |= Seen::ZOMBIE_COMMIT;
     }
-    let error = if cfg.has_bug(Bug::CommitWithoutGenerationCheck) {
-        ErrorCode::None
-    } else {
-        match member_error(c, id, instance, generation) {
-            ErrorCode::None if c.state == GroupState::CompletingRebalance => {
-                ErrorCode::RebalanceInProgress
-            }
-            e => e,
-        }
-    };
+    let error = commit_error(cfg, c, id, instance, generation);
     if error == ErrorCode::None {
         write_offsets(s, &offsets);
     }
     reply(s, slot, Resp::Commit { error, offsets });
+}
+
+/// Kafka's OffsetCommit checks, in its order.
+pub fn commit_error(
+    cfg: &Config,
+    c: &Coord,
+    id: MemberId,
+    instance: Option<u8>,
+    generation: u8,
+) -> ErrorCode {
+    if cfg.has_bug(Bug::CommitWithoutGenerationCheck) {
+        return ErrorCode::None;
+    }
+    match member_error(c, id, instance, generation) {
+        ErrorCode::None if c.state == GroupState::CompletingRebalance => {
+            ErrorCode::RebalanceInProgress
+        }
+        e => e,
+    }
 }
 
 /// The member checks of OffsetCommit and TxnOffsetCommit, in Kafka's order.

@@ -34,7 +34,8 @@ use stateright::{Model, Property};
 /// One step of the system.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
-    /// The coordinator takes request `index` of connection `slot` (always 0 without reordering).
+    /// The coordinator takes request `index` of connection `slot` (always 0: connections are
+    /// FIFO).
     Deliver { slot: u8, index: u8 },
     /// Consumer `slot` takes the oldest response on its connection.
     Receive { slot: u8 },
@@ -128,6 +129,23 @@ impl GroupModel {
         Self::holder(s, id).is_none() || s.budget.expiries > 0
     }
 
+    /// An OffsetCommit answered REBALANCE_IN_PROGRESS to a consumer that is not Stable leaves
+    /// everything as it was (it is rejoining already), so it is not sent: it would close a
+    /// cycle and keep the liveness check from seeing the path's end.
+    fn commit_changes_nothing(&self, s: &State, slot: usize) -> bool {
+        let c = &s.consumers[slot];
+        let Some(member) = c.member else { return true };
+        !self.cfg.eos
+            && c.phase != Phase::Stable
+            && coordinator::commit_error(
+                &self.cfg,
+                &s.coord,
+                member,
+                self.cfg.static_members.then_some(slot as u8),
+                c.generation,
+            ) == ErrorCode::RebalanceInProgress
+    }
+
     /// No step is possible: the system has stopped.
     pub fn at_rest(&self, s: &State) -> bool {
         let mut a = vec![];
@@ -212,8 +230,7 @@ impl GroupModel {
                         ..Consumer::new()
                     };
                     if cfg.eos {
-                        // InitProducerId: a new epoch, and the old process's transaction aborts.
-                        s.txn[slot as usize].epoch += 1;
+                        // InitProducerId: the old process's transaction aborts.
                         if s.txn[slot as usize].is_open() {
                             consumer::end_txn(s, slot as usize, false);
                         }
@@ -278,8 +295,7 @@ impl Model for GroupModel {
         let cfg = &self.cfg;
         // The coordinator.
         for (slot, q) in s.to_coord.iter().enumerate() {
-            let n = if cfg.reorder { q.len() } else { q.len().min(1) };
-            for index in 0..n {
+            for index in 0..q.len().min(1) {
                 out.push(Action::Deliver {
                     slot: slot as u8,
                     index: index as u8,
@@ -353,7 +369,11 @@ impl Model for GroupModel {
                     }
                     Phase::Down | Phase::Fenced => {}
                 }
-                if c.member.is_some() && consumer::uncommitted(cfg, c) != 0 && !busy {
+                if c.member.is_some()
+                    && consumer::uncommitted(cfg, c) != 0
+                    && !busy
+                    && !self.commit_changes_nothing(s, slot)
+                {
                     out.push(Action::Commit { slot: slot8 });
                 }
                 if s.budget.leaves > 0 && !cfg.static_members && c.member.is_some() {

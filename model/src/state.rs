@@ -71,11 +71,11 @@ pub struct State {
     pub markers: Vec<(u8, bool)>,
 }
 
-/// A transactional id at the transaction coordinator.
+/// A transactional id at the transaction coordinator. (Producer epochs are not modelled: the
+/// only producer of an id that could be fenced is a crashed process, whose open transaction
+/// InitProducerId of its successor aborts.)
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Txn {
-    /// The producer epoch; InitProducerId of a new process bumps it, fencing the old one.
-    pub epoch: u8,
     /// The open transaction's output: per input partition, the records whose output it holds.
     pub open: [u8; MAX_PARTITIONS],
 }
@@ -190,7 +190,7 @@ pub struct GroupRecord {
 /// Where a consumer is in the join/sync cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Phase {
-    /// Crashed or shut down; may restart.
+    /// Crashed or shut down for good (a crash with restart starts a new process at once).
     Down,
     /// Got FENCED_INSTANCE_ID: a fatal error, the process has stopped for good.
     Fenced,

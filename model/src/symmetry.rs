@@ -29,7 +29,6 @@ fn consumer_key(s: &State, slot: usize) -> Vec<u8> {
     k.extend_from_slice(&c.position);
     k.extend_from_slice(&c.committed);
     if let Some(t) = s.txn.get(slot) {
-        k.push(t.epoch);
         k.extend_from_slice(&t.open);
     }
     k.push(s.to_coord[slot].len() as u8);

@@ -185,3 +185,66 @@ fn production_assignors_keep_the_properties_inside_the_protocol() {
         .to_string()
         .contains("eager"));
 }
+
+/// The liveness argument needs every path to end: stateright skips `eventually` on a path that
+/// closes a cycle. A depth-first search over the unreduced state graph finds no back edge.
+#[test]
+fn the_state_graph_has_no_cycles() {
+    use kgroup_model::state::State;
+    use stateright::Model;
+    use std::collections::HashMap;
+    let mut cfgs = vec![];
+    let mut c = Config::small();
+    c.protocol = Protocol::Cooperative;
+    c.faults.losses = 1;
+    c.faults.failovers = 1;
+    cfgs.push(c);
+    let mut c = Config::small();
+    c.eos = true;
+    c.faults.expiries = 1;
+    c.faults.losses = 1;
+    cfgs.push(c);
+    let mut c = Config::small();
+    c.static_members = true;
+    c.faults.crashes = 1;
+    c.faults.leaves = 1;
+    cfgs.push(c);
+    let mut c = Config::small();
+    c.consumers = 1;
+    c.records = 2;
+    c.eos = true;
+    c.faults.crashes = 1;
+    c.faults.failovers = 1;
+    cfgs.push(c);
+    for cfg in cfgs {
+        let m = GroupModel::new(cfg.clone()).expect("valid");
+        // 1 = on the DFS stack, 2 = finished.
+        let mut color: HashMap<State, u8> = HashMap::new();
+        let init = m.initial();
+        let mut acts = vec![];
+        m.actions(&init, &mut acts);
+        color.insert(init.clone(), 1);
+        let mut stack = vec![(init, acts, 0usize)];
+        while let Some(top) = stack.last_mut() {
+            if top.2 < top.1.len() {
+                let a = top.1[top.2].clone();
+                top.2 += 1;
+                let next = m.next_state(&top.0, a.clone()).expect("every action steps");
+                match color.get(&next) {
+                    Some(1) => panic!("{}: a cycle closes with {a:?}", cfg.describe()),
+                    Some(_) => {}
+                    None => {
+                        color.insert(next.clone(), 1);
+                        let mut v = vec![];
+                        m.actions(&next, &mut v);
+                        stack.push((next, v, 0));
+                    }
+                }
+            } else {
+                let (s, _, _) = stack.pop().expect("non-empty");
+                color.insert(s, 2);
+            }
+        }
+        assert!(color.len() > 1000, "{}", cfg.describe());
+    }
+}
