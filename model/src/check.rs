@@ -97,6 +97,18 @@ pub fn run(model: GroupModel, opts: Options, mut progress: impl FnMut(Progress))
         b = b.timeout(t);
     }
     let start = Instant::now();
+    let snapshot = |checker: &dyn Checker<GroupModel>| Progress {
+        states: checker.state_count(),
+        unique: checker.unique_state_count(),
+        depth: checker.max_depth(),
+        elapsed: start.elapsed(),
+    };
+    // An exhaustive search is complete unless a state or time limit stopped it.
+    let exhausted = |checker: &dyn Checker<GroupModel>| {
+        opts.max_states
+            .is_none_or(|n| checker.unique_state_count() < n)
+            && opts.timeout.is_none_or(|t| start.elapsed() < t)
+    };
     let finish = |checker: &dyn Checker<GroupModel>, complete_hint: bool| {
         let mut verdicts = vec![];
         let discoveries = checker.discoveries();
@@ -108,12 +120,7 @@ pub fn run(model: GroupModel, opts: Options, mut progress: impl FnMut(Progress))
             });
         }
         Outcome {
-            progress: Progress {
-                states: checker.state_count(),
-                unique: checker.unique_state_count(),
-                depth: checker.max_depth(),
-                elapsed: start.elapsed(),
-            },
+            progress: snapshot(checker),
             complete: complete_hint,
             verdicts,
         }
@@ -121,12 +128,7 @@ pub fn run(model: GroupModel, opts: Options, mut progress: impl FnMut(Progress))
     let wait = |checker: &dyn Checker<GroupModel>, progress: &mut dyn FnMut(Progress)| {
         while !checker.is_done() {
             std::thread::sleep(Duration::from_millis(25));
-            progress(Progress {
-                states: checker.state_count(),
-                unique: checker.unique_state_count(),
-                depth: checker.max_depth(),
-                elapsed: start.elapsed(),
-            });
+            progress(snapshot(checker));
         }
     };
     match opts.search {
@@ -134,17 +136,13 @@ pub fn run(model: GroupModel, opts: Options, mut progress: impl FnMut(Progress))
             let c = b.spawn_bfs();
             wait(&c, &mut progress);
             let c = c.join();
-            let complete = opts.max_states.is_none_or(|n| c.unique_state_count() < n)
-                && opts.timeout.is_none_or(|t| start.elapsed() < t);
-            finish(&c, complete)
+            finish(&c, exhausted(&c))
         }
         Search::Dfs => {
             let c = b.symmetry_fn(symmetry::representative).spawn_dfs();
             wait(&c, &mut progress);
             let c = c.join();
-            let complete = opts.max_states.is_none_or(|n| c.unique_state_count() < n)
-                && opts.timeout.is_none_or(|t| start.elapsed() < t);
-            finish(&c, complete)
+            finish(&c, exhausted(&c))
         }
         Search::Sim { seed } => {
             let c = b

@@ -13,7 +13,8 @@ fn send(s: &mut State, slot: usize, req: Req) {
     s.consumers[slot].waiting = true;
 }
 
-fn instance(cfg: &Config, slot: usize) -> Option<u8> {
+/// The consumer's `group.instance.id`, if members are static (the model names it by slot).
+pub fn instance(cfg: &Config, slot: usize) -> Option<u8> {
     cfg.static_members.then_some(slot as u8)
 }
 
@@ -283,11 +284,7 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
         Resp::Commit { error, offsets } => {
             let c = &mut s.consumers[slot];
             if error == ErrorCode::None {
-                for (p, &o) in offsets.iter().enumerate() {
-                    if o != ABSENT && c.owned & (1 << p) != 0 {
-                        c.committed[p] = c.committed[p].max(o);
-                    }
-                }
+                note_committed(c, &offsets);
             } else if error == ErrorCode::RebalanceInProgress {
                 // CommitFailed/RebalanceInProgress: the next poll rejoins.
                 if c.phase == Phase::Stable {
@@ -300,18 +297,22 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
         Resp::TxnCommit { error, offsets } => {
             let ok = error == ErrorCode::None;
             end_txn(s, slot, ok);
-            let c = &mut s.consumers[slot];
             if ok {
-                for (p, &o) in offsets.iter().enumerate() {
-                    if o != ABSENT && c.owned & (1 << p) != 0 {
-                        c.committed[p] = c.committed[p].max(o);
-                    }
-                }
+                note_committed(&mut s.consumers[slot], &offsets);
             } else {
                 error_reset(s, slot, error)
             }
         }
         Resp::Leave { .. } => {}
+    }
+}
+
+/// An accepted commit: the consumer now knows these offsets of its partitions are committed.
+fn note_committed(c: &mut Consumer, offsets: &Offsets) {
+    for (p, &o) in offsets.iter().enumerate() {
+        if o != ABSENT && c.owned & (1 << p) != 0 {
+            c.committed[p] = c.committed[p].max(o);
+        }
     }
 }
 

@@ -13,6 +13,17 @@ fn reply(s: &mut State, slot: u8, resp: Resp) {
     s.to_consumer[slot as usize].push(resp);
 }
 
+/// A JoinGroup response without a generation: an error, or MEMBER_ID_REQUIRED with the id.
+fn join_error(error: ErrorCode, member: Option<MemberId>) -> Resp {
+    Resp::Join {
+        error,
+        member,
+        generation: 0,
+        leader: None,
+        members: vec![],
+    }
+}
+
 /// Takes one request from connection `slot`.
 pub fn handle(cfg: &Config, s: &mut State, slot: u8, req: Req) {
     match req {
@@ -90,13 +101,6 @@ fn join(
     instance: Option<u8>,
     owned: (Parts, u8),
 ) {
-    let error = |error| Resp::Join {
-        error,
-        member,
-        generation: 0,
-        leader: None,
-        members: vec![],
-    };
     let Some(id) = member else {
         let id = MemberId { slot, nonce };
         match instance {
@@ -111,17 +115,7 @@ fn join(
                     s.coord.pending.push(id);
                     s.coord.pending.sort();
                 }
-                reply(
-                    s,
-                    slot,
-                    Resp::Join {
-                        error: ErrorCode::MemberIdRequired,
-                        member: Some(id),
-                        generation: 0,
-                        leader: None,
-                        members: vec![],
-                    },
-                );
+                reply(s, slot, join_error(ErrorCode::MemberIdRequired, Some(id)));
             }
         }
         return;
@@ -132,10 +126,10 @@ fn join(
         return;
     }
     if s.coord.fenced(id, instance) {
-        return reply(s, slot, error(ErrorCode::FencedInstanceId));
+        return reply(s, slot, join_error(ErrorCode::FencedInstanceId, member));
     }
     if !s.coord.has(id) {
-        return reply(s, slot, error(ErrorCode::UnknownMemberId));
+        return reply(s, slot, join_error(ErrorCode::UnknownMemberId, member));
     }
     match s.coord.state {
         GroupState::PreparingRebalance => {
@@ -164,7 +158,9 @@ fn join(
                 m.owed |= Owed::JOIN;
             }
         }
-        GroupState::Empty | GroupState::Dead => reply(s, slot, error(ErrorCode::UnknownMemberId)),
+        GroupState::Empty | GroupState::Dead => {
+            reply(s, slot, join_error(ErrorCode::UnknownMemberId, member))
+        }
     }
 }
 
@@ -174,14 +170,7 @@ fn current_join_response(c: &Coord, id: MemberId, with_members: bool) -> Resp {
         member: Some(id),
         generation: c.generation,
         leader: c.leader,
-        members: if with_members {
-            c.members
-                .iter()
-                .map(|m| (m.id, m.owned, m.owned_generation))
-                .collect()
-        } else {
-            vec![]
-        },
+        members: if with_members { c.claims() } else { vec![] },
     }
 }
 
@@ -206,29 +195,21 @@ fn add_member(s: &mut State, id: MemberId, instance: Option<u8>, owned: (Parts, 
 fn static_rejoin(cfg: &Config, s: &mut State, old: MemberId, new: MemberId, owned: (Parts, u8)) {
     let c = &mut s.coord;
     let prev = c.member(old).expect("found by instance").clone();
+    c.members.retain(|m| m.id != old);
     if cfg.has_bug(Bug::StaticRejoinWithoutFencing) {
         // The old id stays a member beside the new one, both with the instance's assignment.
         let mut twin = prev.clone();
         twin.instance = None;
         twin.owed = 0;
         twin.joined = false;
-        c.members.retain(|m| m.id != old);
         c.insert(twin);
     } else {
-        c.members.retain(|m| m.id != old);
         // Requests the old instance was waiting on are answered FENCED_INSTANCE_ID.
         if prev.owed & Owed::JOIN != 0 {
-            let e = ErrorCode::FencedInstanceId;
             reply(
                 s,
                 old.slot,
-                Resp::Join {
-                    error: e,
-                    member: Some(old),
-                    generation: 0,
-                    leader: None,
-                    members: vec![],
-                },
+                join_error(ErrorCode::FencedInstanceId, Some(old)),
             );
         }
         if prev.owed & Owed::SYNC != 0 {
@@ -334,11 +315,7 @@ pub fn complete_join(s: &mut State) {
     if c.leader.is_none_or(|l| !c.has(l)) {
         c.leader = Some(c.members[0].id);
     }
-    let list: Vec<Claim> = c
-        .members
-        .iter()
-        .map(|m| (m.id, m.owned, m.owned_generation))
-        .collect();
+    let list = c.claims();
     let mut out = vec![];
     for m in &mut c.members {
         m.joined = false;
@@ -374,14 +351,8 @@ fn sync(
         error,
         assignment: 0,
     };
-    let error = if c.fenced(id, instance) {
-        ErrorCode::FencedInstanceId
-    } else if !c.has(id) {
-        ErrorCode::UnknownMemberId
-    } else if generation != c.generation {
-        ErrorCode::IllegalGeneration
-    } else {
-        match c.state {
+    let error = match member_error(c, id, instance, generation) {
+        ErrorCode::None => match c.state {
             GroupState::Empty | GroupState::Dead => ErrorCode::UnknownMemberId,
             GroupState::PreparingRebalance => ErrorCode::RebalanceInProgress,
             GroupState::Stable => {
@@ -405,7 +376,8 @@ fn sync(
                 }
                 return;
             }
-        }
+        },
+        e => e,
     };
     reply(s, id.slot, fail(error));
 }
@@ -444,18 +416,13 @@ fn set_assignment(s: &mut State, a: &[(MemberId, Parts)]) {
 
 /// Kafka's heartbeat checks, in its order.
 pub fn heartbeat_error(c: &Coord, id: MemberId, instance: Option<u8>, generation: u8) -> ErrorCode {
-    if c.fenced(id, instance) {
-        ErrorCode::FencedInstanceId
-    } else if !c.has(id) {
-        ErrorCode::UnknownMemberId
-    } else if generation != c.generation {
-        ErrorCode::IllegalGeneration
-    } else {
-        match c.state {
+    match member_error(c, id, instance, generation) {
+        ErrorCode::None => match c.state {
             GroupState::Empty | GroupState::Dead => ErrorCode::UnknownMemberId,
             GroupState::PreparingRebalance => ErrorCode::RebalanceInProgress,
             GroupState::CompletingRebalance | GroupState::Stable => ErrorCode::None,
-        }
+        },
+        e => e,
     }
 }
 
@@ -499,7 +466,8 @@ pub fn commit_error(
     }
 }
 
-/// The member checks of OffsetCommit and TxnOffsetCommit, in Kafka's order.
+/// The member checks every member request starts with, in Kafka's order: fenced instance,
+/// unknown member, generation.
 fn member_error(c: &Coord, id: MemberId, instance: Option<u8>, generation: u8) -> ErrorCode {
     if c.fenced(id, instance) {
         ErrorCode::FencedInstanceId

@@ -141,7 +141,7 @@ impl GroupModel {
                 &self.cfg,
                 &s.coord,
                 member,
-                self.cfg.static_members.then_some(slot as u8),
+                consumer::instance(&self.cfg, slot),
                 c.generation,
             ) == ErrorCode::RebalanceInProgress
     }
@@ -360,7 +360,7 @@ impl Model for GroupModel {
                     }
                     Phase::Stable => {
                         let member = c.member.expect("a Stable consumer has a member id");
-                        let instance = cfg.static_members.then_some(slot8);
+                        let instance = consumer::instance(cfg, slot);
                         let e =
                             coordinator::heartbeat_error(&s.coord, member, instance, c.generation);
                         if e != ErrorCode::None {

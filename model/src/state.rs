@@ -339,6 +339,13 @@ impl Coord {
             None => false,
         }
     }
+    /// Every member with its owned partitions and their generation, as the leader gets them.
+    pub fn claims(&self) -> Vec<Claim> {
+        self.members
+            .iter()
+            .map(|m| (m.id, m.owned, m.owned_generation))
+            .collect()
+    }
     pub fn insert(&mut self, m: Member) {
         let at = self.members.partition_point(|x| x.id < m.id);
         self.members.insert(at, m);
