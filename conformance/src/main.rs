@@ -113,6 +113,15 @@ struct CheckArgs {
     /// Graceful shutdowns with LeaveGroup.
     #[arg(long)]
     leaves: Option<u8>,
+    /// Consumers commit with commitAsync: several OffsetCommits in flight on one connection.
+    #[arg(long)]
+    async_commits: bool,
+    /// Requests taken out of order on a connection (drops TCP's FIFO; implies --async-commits).
+    #[arg(long)]
+    reorders: Option<u8>,
+    /// Second processes of a static instance started while the first runs (needs --static).
+    #[arg(long)]
+    duplicates: Option<u8>,
     /// Search strategy: bfs (shortest counterexamples), dfs (symmetry reduction), sim (random walks).
     #[arg(long, value_enum, default_value_t = CheckerArg::Dfs)]
     checker: CheckerArg,
@@ -156,6 +165,9 @@ impl CheckArgs {
             || self.expiries.is_some()
             || self.failovers.is_some()
             || self.leaves.is_some()
+            || self.async_commits
+            || self.reorders.is_some()
+            || self.duplicates.is_some()
             || self.bug.is_some()
     }
 
@@ -190,6 +202,7 @@ impl CheckArgs {
         }
         c.static_members |= self.static_members;
         c.eos |= self.eos;
+        c.async_commits |= self.async_commits || self.reorders.is_some_and(|r| r > 0);
         let f = &mut c.faults;
         for (arg, slot) in [
             (self.crashes, &mut f.crashes),
@@ -197,6 +210,8 @@ impl CheckArgs {
             (self.expiries, &mut f.expiries),
             (self.failovers, &mut f.failovers),
             (self.leaves, &mut f.leaves),
+            (self.reorders, &mut f.reorders),
+            (self.duplicates, &mut f.duplicates),
         ] {
             if let Some(v) = arg {
                 *slot = v;

@@ -354,6 +354,8 @@ fn check_refuses_bad_options_with_exit_2() {
         &["check", "--protocol", "lazy"],
         &["check", "--checker", "sim"],
         &["check", "--crashes", "8", "--losses", "8"],
+        &["check", "--duplicates", "1"],
+        &["check", "--reorders", "1", "--eos"],
     ] {
         let out = kgroup(args, "");
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -43,6 +43,10 @@ pub enum Bug {
     /// processed (auto-commit with asynchronous processing): the committed offset runs ahead of
     /// the records actually handled.
     CommitFetchedPosition,
+    /// The transaction coordinator accepts requests of an older producer epoch: the process an
+    /// InitProducerId replaced (a zombie producer) commits a transaction after its successor
+    /// aborted the one holding its output.
+    ZombieProducerNotFenced,
 }
 
 impl Bug {
@@ -59,6 +63,7 @@ impl Bug {
         Bug::OffsetFetchIgnoresPending,
         Bug::LoadSkipsPendingTxnOffsets,
         Bug::CommitFetchedPosition,
+        Bug::ZombieProducerNotFenced,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +80,7 @@ impl Bug {
             Bug::OffsetFetchIgnoresPending => "offset-fetch-ignores-pending",
             Bug::LoadSkipsPendingTxnOffsets => "load-skips-pending-txn-offsets",
             Bug::CommitFetchedPosition => "commit-fetched-position",
+            Bug::ZombieProducerNotFenced => "zombie-producer-not-fenced",
         }
     }
 
@@ -104,6 +110,8 @@ impl Bug {
             Bug::OffsetFetchIgnoresPending => Some("KAFKA-9346"),
             Bug::LoadSkipsPendingTxnOffsets => None,
             Bug::CommitFetchedPosition => None,
+            // KIP-98's producer epoch fencing, the guard removed (no single Kafka issue).
+            Bug::ZombieProducerNotFenced => None,
         }
     }
 
@@ -123,6 +131,7 @@ impl Bug {
             Bug::OffsetFetchIgnoresPending => p::NO_DUPLICATE_OUTPUT,
             Bug::LoadSkipsPendingTxnOffsets => p::REPLAY_EQUALS_LIVE,
             Bug::CommitFetchedPosition => p::NO_LOSS,
+            Bug::ZombieProducerNotFenced => p::NO_LOSS,
         }
     }
 
@@ -183,6 +192,13 @@ impl Bug {
             Bug::CommitFetchedPosition => {
                 c.consumers = 1;
                 c.records = 2;
+            }
+            Bug::ZombieProducerNotFenced => {
+                c.consumers = 1;
+                c.partitions = 1;
+                c.static_members = true;
+                c.eos = true;
+                c.faults.duplicates = 1;
             }
         }
         c.bug = Some(self);

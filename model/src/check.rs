@@ -89,6 +89,7 @@ impl Outcome {
 /// Checks `model`, calling `progress` about once a second.
 pub fn run(model: GroupModel, opts: Options, mut progress: impl FnMut(Progress)) -> Outcome {
     let properties = model.properties();
+    let symmetric = model.cfg.faults.duplicates == 0;
     let mut b = model.checker().threads(opts.threads.max(1));
     if let Some(n) = opts.max_states {
         b = b.target_state_count(n);
@@ -139,15 +140,23 @@ pub fn run(model: GroupModel, opts: Options, mut progress: impl FnMut(Progress))
             finish(&c, exhausted(&c))
         }
         Search::Dfs => {
-            let c = b.symmetry_fn(symmetry::representative).spawn_dfs();
+            let b = if symmetric {
+                b.symmetry_fn(symmetry::representative)
+            } else {
+                b
+            };
+            let c = b.spawn_dfs();
             wait(&c, &mut progress);
             let c = c.join();
             finish(&c, exhausted(&c))
         }
         Search::Sim { seed } => {
-            let c = b
-                .symmetry_fn(symmetry::representative)
-                .spawn_simulation(seed, stateright::UniformChooser);
+            let b = if symmetric {
+                b.symmetry_fn(symmetry::representative)
+            } else {
+                b
+            };
+            let c = b.spawn_simulation(seed, stateright::UniformChooser);
             wait(&c, &mut progress);
             let c = c.join();
             finish(&c, false)

@@ -64,6 +64,9 @@ pub struct Config {
     pub eos: bool,
     /// Who computes the leader's assignment.
     pub assignor: Assignor,
+    /// Consumers commit with `commitAsync`: an OffsetCommit is sent without waiting for the
+    /// answer, so a connection can hold several requests (implied by a `reorders` budget).
+    pub async_commits: bool,
     /// Fault budgets.
     pub faults: Budget,
     /// The seeded bug switched on, if any.
@@ -93,6 +96,7 @@ impl Config {
             static_members: false,
             eos: false,
             assignor: Assignor::Model,
+            async_commits: false,
             faults: Budget::default(),
             bug: None,
         }
@@ -131,10 +135,45 @@ impl Config {
             }
         }
         let f = &self.faults;
-        let total: u16 = [f.crashes, f.losses, f.expiries, f.failovers, f.leaves]
-            .iter()
-            .map(|&b| u16::from(b))
-            .sum();
+        if self.async_commits && self.eos {
+            return Err(ConfigError(
+                "async commits and exactly-once exclude each other: exactly-once commits offsets \
+                 inside the transaction (TxnOffsetCommit), never with commitAsync"
+                    .into(),
+            ));
+        }
+        if f.reorders > 0 && !self.async_commits {
+            return Err(ConfigError(
+                "reorders need async commits: a consumer that waits for each answer never has \
+                 two requests on its connection to reorder"
+                    .into(),
+            ));
+        }
+        if f.duplicates > 0 && !self.static_members {
+            return Err(ConfigError(
+                "duplicates need static members: a second process of a dynamic member is just \
+                 another member"
+                    .into(),
+            ));
+        }
+        if self.consumers as usize + f.duplicates as usize > MAX_CONSUMERS {
+            return Err(ConfigError(format!(
+                "consumers plus duplicates must be at most {MAX_CONSUMERS}, got {}",
+                self.consumers as usize + f.duplicates as usize
+            )));
+        }
+        let total: u16 = [
+            f.crashes,
+            f.losses,
+            f.expiries,
+            f.failovers,
+            f.leaves,
+            f.reorders,
+            f.duplicates,
+        ]
+        .iter()
+        .map(|&b| u16::from(b))
+        .sum();
         if total > 12 {
             return Err(ConfigError(format!(
                 "fault budgets may add up to at most 12, got {total} (each fault multiplies the state space)"
@@ -156,19 +195,26 @@ impl Config {
     pub fn describe(&self) -> String {
         let f = &self.faults;
         let mut s = format!(
-            "{} consumers, {} partitions x {} records, {}{}{}, faults: crash {} loss {} expiry {} failover {} leave {}",
+            "{} consumers, {} partitions x {} records, {}{}{}{}, faults: crash {} loss {} expiry {} failover {} leave {}",
             self.consumers,
             self.partitions,
             self.records,
             self.protocol.name(),
             if self.static_members { ", static" } else { "" },
             if self.eos { ", exactly-once" } else { "" },
+            if self.async_commits { ", async commits" } else { "" },
             f.crashes,
             f.losses,
             f.expiries,
             f.failovers,
             f.leaves,
         );
+        if f.reorders > 0 {
+            s.push_str(&format!(" reorder {}", f.reorders));
+        }
+        if f.duplicates > 0 {
+            s.push_str(&format!(" duplicate {}", f.duplicates));
+        }
         if self.assignor != Assignor::Model {
             s.push_str(&format!(", assignor {}", self.assignor.name()));
         }
@@ -182,8 +228,9 @@ impl Config {
 /// The CI tier: the configurations `kgroup check` runs without options. Together they cover
 /// three consumers, EAGER and COOPERATIVE, static members, exactly-once, kgroup-assign's
 /// cooperative-sticky assignor inside the protocol, a zombie (session
-/// expiry of a live consumer), consumer crashes, a lost connection, a graceful leave and a
-/// coordinator failover; together they finish in about five minutes on 2 cores (figures in
+/// expiry of a live consumer), consumer crashes, a lost connection, a graceful leave, a
+/// duplicate static instance (fenced by instance id and producer epoch) and a coordinator
+/// failover; together they finish in under six minutes on 2 cores (figures in
 /// docs/model.md).
 pub fn ci_tier() -> Vec<(&'static str, Config)> {
     let base = Config {
@@ -256,6 +303,15 @@ pub fn ci_tier() -> Vec<(&'static str, Config)> {
                 c.assignor = Assignor::Kafka(kgroup_assign::Strategy::CooperativeSticky);
                 c.static_members = true;
                 c.faults.expiries = 1;
+            }),
+        ),
+        (
+            "static-eos-2-duplicate-failover",
+            with(|c| {
+                c.static_members = true;
+                c.eos = true;
+                c.faults.duplicates = 1;
+                c.faults.failovers = 1;
             }),
         ),
         (

@@ -1,6 +1,7 @@
 //! The consumer: Kafka's `ConsumerCoordinator` (join, sync, heartbeat, commit, revoke) and the
 //! application's poll loop (process a record, commit the position), one atomic step at a time.
-//! The model's consumer has at most one group request in flight.
+//! The model's consumer has at most one group request in flight, plus, with `--async-commits`,
+//! up to [`MAX_ASYNC_COMMITS`] OffsetCommits sent with `commitAsync`.
 
 use crate::assignment::assign;
 use crate::bugs::Bug;
@@ -8,21 +9,35 @@ use crate::config::{Assignor, Config, Protocol};
 use crate::state::*;
 use kgroup_protocol::ErrorCode;
 
+/// With `--async-commits`: how many OffsetCommits a consumer may have in flight at once.
+pub const MAX_ASYNC_COMMITS: usize = 2;
+
 fn send(s: &mut State, slot: usize, req: Req) {
     s.to_coord[slot].push(req);
     s.consumers[slot].waiting = true;
 }
 
-/// The consumer's `group.instance.id`, if members are static (the model names it by slot).
-pub fn instance(cfg: &Config, slot: usize) -> Option<u8> {
-    cfg.static_members.then_some(slot as u8)
+/// The consumer's `group.instance.id`, if members are static (the model names an instance by
+/// the slot of its first process).
+pub fn instance(cfg: &Config, c: &Consumer) -> Option<u8> {
+    cfg.static_members.then_some(c.identity)
+}
+
+/// Exactly-once: a newer process of the same `transactional.id` has called InitProducerId, so
+/// every transactional request of this one is refused with PRODUCER_FENCED.
+pub fn producer_fenced(cfg: &Config, s: &State, slot: usize) -> bool {
+    let c = &s.consumers[slot];
+    cfg.eos
+        && !cfg.has_bug(Bug::ZombieProducerNotFenced)
+        && c.epoch != s.txn[c.identity as usize].epoch
 }
 
 /// Sends JoinGroup. Under EAGER the consumer first revokes everything it holds; under
 /// exactly-once it first aborts its open transaction.
 pub fn join(cfg: &Config, s: &mut State, slot: usize) {
-    if cfg.eos && s.txn[slot].is_open() {
-        end_txn(s, slot, false);
+    let t = s.consumers[slot].identity as usize;
+    if cfg.eos && s.txn[t].is_open() && !end_txn(cfg, s, slot, false) {
+        return;
     }
     let c = &mut s.consumers[slot];
     if cfg.protocol == Protocol::Eager && !cfg.has_bug(Bug::EagerRejoinWithoutRevoke) {
@@ -40,7 +55,7 @@ pub fn join(cfg: &Config, s: &mut State, slot: usize) {
     let req = Req::Join {
         member: c.member,
         nonce: c.nonce,
-        instance: instance(cfg, slot),
+        instance: instance(cfg, c),
         owned,
         generation,
     };
@@ -50,22 +65,24 @@ pub fn join(cfg: &Config, s: &mut State, slot: usize) {
 }
 
 /// Processes the next record of an owned partition (under exactly-once, its output goes into
-/// the open transaction).
+/// the open transaction; a fenced producer's Produce is refused and the process stops).
 pub fn process(cfg: &Config, s: &mut State, slot: usize, p: usize) {
+    if producer_fenced(cfg, s, slot) {
+        return stop(s, slot, Phase::Fenced);
+    }
     let c = &mut s.consumers[slot];
     let o = c.position[p];
     c.position[p] += 1;
     s.processed[p] |= 1 << o;
     if cfg.eos {
-        s.txn[slot].open[p] |= 1 << o;
+        s.txn[c.identity as usize].open[p] |= 1 << o;
     }
 }
 
-/// EndTxn, decided at the transaction coordinator, which writes the markers: into the output
-/// partition at once, and on their way to the group coordinator. On abort the consumer rewinds
-/// to its committed offsets, as an exactly-once application must.
-pub fn end_txn(s: &mut State, slot: usize, commit: bool) {
-    let open = std::mem::take(&mut s.txn[slot].open);
+/// The transaction coordinator ends transactional id `t`'s open transaction and writes the
+/// markers: into the output partition at once, and on their way to the group coordinator.
+pub fn finish_txn(s: &mut State, t: usize, commit: bool) {
+    let open = std::mem::take(&mut s.txn[t].open);
     if commit {
         for (p, &records) in open.iter().enumerate() {
             if s.output[p] & records != 0 {
@@ -73,13 +90,37 @@ pub fn end_txn(s: &mut State, slot: usize, commit: bool) {
             }
             s.output[p] |= records;
         }
-    } else {
+    }
+    s.markers.push((t as u8, commit, s.txn[t].epoch));
+}
+
+/// InitProducerId of a new process of transactional id `t`: the epoch goes up, fencing every
+/// older process, and the open transaction is aborted with markers of the new epoch. Returns
+/// the new epoch.
+pub fn init_producer(s: &mut State, t: usize) -> u8 {
+    s.txn[t].epoch += 1;
+    if s.txn[t].is_open() {
+        finish_txn(s, t, false);
+    }
+    s.txn[t].epoch
+}
+
+/// EndTxn from consumer `slot`. On abort the consumer rewinds to its committed offsets, as an
+/// exactly-once application must. A fenced producer is refused (PRODUCER_FENCED) and its process
+/// stops; the result says whether the consumer is still running.
+pub fn end_txn(cfg: &Config, s: &mut State, slot: usize, commit: bool) -> bool {
+    if producer_fenced(cfg, s, slot) {
+        stop(s, slot, Phase::Fenced);
+        return false;
+    }
+    finish_txn(s, s.consumers[slot].identity as usize, commit);
+    if !commit {
         let c = &mut s.consumers[slot];
         for p in parts(c.owned) {
             c.position[p] = c.committed[p];
         }
     }
-    s.markers.push((slot as u8, commit));
+    true
 }
 
 /// The consumer is inside commitTransaction: its TxnOffsetCommit or the answer is in flight.
@@ -97,7 +138,8 @@ pub fn txn_committing(s: &State, slot: usize) -> bool {
 /// A marker of this consumer's transactional id is still on its way: its next transaction
 /// would get CONCURRENT_TRANSACTIONS, so it waits.
 pub fn txn_busy(s: &State, slot: usize) -> bool {
-    s.markers.iter().any(|&(t, _)| t as usize == slot)
+    let t = s.consumers[slot].identity;
+    s.markers.iter().any(|&(m, _, _)| m == t)
 }
 
 /// The offset the consumer would commit for `p`: its position (the next record to process).
@@ -110,46 +152,86 @@ pub fn commit_point(cfg: &Config, c: &Consumer, p: usize) -> u8 {
     }
 }
 
-/// The partitions whose commit point is ahead of what the consumer knows to be committed.
-pub fn uncommitted(cfg: &Config, c: &Consumer) -> Parts {
+/// The partitions whose commit point is ahead of what the consumer knows to be committed and,
+/// with `--async-commits`, of every commit it has in flight.
+pub fn uncommitted(cfg: &Config, s: &State, slot: usize) -> Parts {
+    let c = &s.consumers[slot];
+    let in_flight = |p: usize| -> u8 {
+        if !cfg.async_commits {
+            return 0;
+        }
+        let sent = s.to_coord[slot].iter().filter_map(|r| match r {
+            Req::Commit { offsets, .. } => Some(offsets[p]),
+            _ => None,
+        });
+        let answered = s.to_consumer[slot].iter().filter_map(|r| match r {
+            Resp::Commit { offsets, .. } => Some(offsets[p]),
+            _ => None,
+        });
+        sent.chain(answered)
+            .filter(|&o| o != ABSENT)
+            .max()
+            .unwrap_or(0)
+    };
     (0..cfg.partitions as usize)
-        .filter(|&p| c.owned & (1 << p) != 0 && commit_point(cfg, c, p) > c.committed[p])
+        .filter(|&p| {
+            let point = commit_point(cfg, c, p);
+            c.owned & (1 << p) != 0 && point > c.committed[p] && point > in_flight(p)
+        })
         .fold(0, |acc, p| acc | 1 << p)
 }
 
-/// Commits the position of every owned partition that moved: OffsetCommit, or under
-/// exactly-once TxnOffsetCommit in the open transaction (EndTxn follows its response).
+/// With `--async-commits`: the OffsetCommits consumer `slot` has sent and not yet had answered.
+pub fn async_commits_in_flight(s: &State, slot: usize) -> usize {
+    s.to_coord[slot]
+        .iter()
+        .filter(|r| matches!(r, Req::Commit { .. }))
+        .count()
+}
+
+/// Commits the position of every owned partition that moved: OffsetCommit (with
+/// `--async-commits`, `commitAsync`: the consumer does not wait for the answer), or under
+/// exactly-once AddOffsetsToTxn and TxnOffsetCommit in the open transaction (EndTxn follows its
+/// response). A fenced producer's AddOffsetsToTxn is refused and the process stops.
 pub fn commit(cfg: &Config, s: &mut State, slot: usize) {
+    if producer_fenced(cfg, s, slot) {
+        return stop(s, slot, Phase::Fenced);
+    }
     let c = &s.consumers[slot];
     let mut offsets = [ABSENT; MAX_PARTITIONS];
-    for p in parts(uncommitted(cfg, c)) {
+    for p in parts(uncommitted(cfg, s, slot)) {
         offsets[p] = commit_point(cfg, c, p);
     }
     let member = c.member.expect("committing needs a member id");
     let req = if cfg.eos {
         Req::TxnCommit {
             member,
-            instance: instance(cfg, slot),
+            instance: instance(cfg, c),
             generation: c.generation,
-            producer: slot as u8,
+            producer: c.identity,
+            epoch: c.epoch,
             offsets,
         }
     } else {
         Req::Commit {
             member,
-            instance: instance(cfg, slot),
+            instance: instance(cfg, c),
             generation: c.generation,
             offsets,
         }
     };
-    send(s, slot, req);
+    if cfg.async_commits {
+        s.to_coord[slot].push(req);
+    } else {
+        send(s, slot, req);
+    }
 }
 
 pub fn heartbeat(cfg: &Config, s: &mut State, slot: usize) {
     let c = &s.consumers[slot];
     let req = Req::Heartbeat {
         member: c.member.expect("heartbeating needs a member id"),
-        instance: instance(cfg, slot),
+        instance: instance(cfg, c),
         generation: c.generation,
     };
     send(s, slot, req);
@@ -164,6 +246,9 @@ pub fn leave(s: &mut State, slot: usize) {
 
 /// The process stops: nothing it held is processed any more.
 pub fn stop(s: &mut State, slot: usize, phase: Phase) {
+    if phase == Phase::Fenced {
+        s.seen |= Seen::FENCED;
+    }
     let c = &mut s.consumers[slot];
     c.phase = phase;
     c.waiting = false;
@@ -184,6 +269,18 @@ fn lose(c: &mut Consumer, forget_member: bool) {
 
 /// Handles the response at the head of the consumer's connection.
 pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
+    if let (true, Resp::Commit { error, offsets }) = (cfg.async_commits, &resp) {
+        // commitAsync's callback: an accepted commit is noted; a fenced instance is fatal; any
+        // other error is left to the heartbeat, which reports it too.
+        if s.consumers[slot].alive() {
+            match error {
+                ErrorCode::None => note_committed(&mut s.consumers[slot], offsets),
+                ErrorCode::FencedInstanceId => stop(s, slot, Phase::Fenced),
+                _ => {}
+            }
+        }
+        return;
+    }
     if !s.consumers[slot].alive() || !s.consumers[slot].waiting {
         return;
     }
@@ -205,6 +302,7 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
                     if member != c.member {
                         c.member = member;
                         c.nonce += 1;
+                        c.superseded = false;
                     }
                     if error == ErrorCode::MemberIdRequired {
                         c.phase = Phase::Unjoined;
@@ -215,7 +313,7 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
                         (leader == member && !members.is_empty()).then(|| assign(cfg, &members));
                     let req = Req::Sync {
                         member: member.expect("a join response names the member"),
-                        instance: instance(cfg, slot),
+                        instance: instance(cfg, c),
                         generation,
                         assignment,
                     };
@@ -238,8 +336,9 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
                 // Only COOPERATIVE consumers still hold partitions here.
                 c.rejoin = true;
                 s.seen |= Seen::COOP_REVOKE;
-                if cfg.eos && s.txn[slot].is_open() {
-                    end_txn(s, slot, false);
+                let t = s.consumers[slot].identity as usize;
+                if cfg.eos && s.txn[t].is_open() && !end_txn(cfg, s, slot, false) {
+                    return;
                 }
             }
             let c = &mut s.consumers[slot];
@@ -296,7 +395,9 @@ pub fn receive(cfg: &Config, s: &mut State, slot: usize, resp: Resp) {
         }
         Resp::TxnCommit { error, offsets } => {
             let ok = error == ErrorCode::None;
-            end_txn(s, slot, ok);
+            if !end_txn(cfg, s, slot, ok) {
+                return;
+            }
             if ok {
                 note_committed(&mut s.consumers[slot], &offsets);
             } else {

@@ -71,9 +71,17 @@ pub fn handle(cfg: &Config, s: &mut State, slot: u8, req: Req) {
             instance,
             generation,
             producer,
+            epoch,
             offsets,
         } => txn_commit(
-            cfg, s, slot, member, instance, generation, producer, offsets,
+            cfg,
+            s,
+            slot,
+            member,
+            instance,
+            generation,
+            (producer, epoch),
+            offsets,
         ),
         Req::Leave { member } => {
             let error = if let Some(at) = s.coord.pending.iter().position(|p| *p == member) {
@@ -204,6 +212,11 @@ fn static_rejoin(cfg: &Config, s: &mut State, old: MemberId, new: MemberId, owne
         twin.joined = false;
         c.insert(twin);
     } else {
+        // A process still running under the old id (a duplicate instance) is taken over.
+        let c = &mut s.consumers[old.slot as usize];
+        if c.alive() && c.member == Some(old) {
+            c.superseded = true;
+        }
         // Requests the old instance was waiting on are answered FENCED_INSTANCE_ID.
         if prev.owed & Owed::JOIN != 0 {
             reply(
@@ -504,8 +517,11 @@ pub fn fetch_unstable(cfg: &Config, c: &Coord, partitions: Parts) -> bool {
             .any(|(_, o)| parts(partitions).any(|p| o[p] != ABSENT))
 }
 
-/// TxnOffsetCommit: Kafka's `handleTxnCommitOffsets` with KIP-447's group checks. Accepted
-/// offsets are held as pending until the transaction's marker arrives.
+/// TxnOffsetCommit: Kafka's `handleTxnCommitOffsets` with KIP-447's group checks, then the
+/// append, which the partition refuses with INVALID_PRODUCER_EPOCH when the producer's epoch is
+/// older than one it has appended (a late request of a fenced producer, after the abort marker
+/// its successor's InitProducerId wrote). Accepted offsets are held as pending until the
+/// transaction's marker arrives.
 #[allow(clippy::too_many_arguments)]
 fn txn_commit(
     cfg: &Config,
@@ -514,18 +530,21 @@ fn txn_commit(
     id: MemberId,
     instance: Option<u8>,
     generation: u8,
-    producer: u8,
+    (producer, epoch): (u8, u8),
     offsets: Offsets,
 ) {
     let c = &s.coord;
     if !c.has(id) {
         s.seen |= Seen::ZOMBIE_COMMIT;
     }
-    let error = if cfg.has_bug(Bug::TxnCommitWithoutMemberCheck) {
+    let mut error = if cfg.has_bug(Bug::TxnCommitWithoutMemberCheck) {
         ErrorCode::None
     } else {
         member_error(c, id, instance, generation)
     };
+    if error == ErrorCode::None && stale_epoch(cfg, &s.log, producer, epoch) {
+        error = ErrorCode::InvalidProducerEpoch;
+    }
     if error != ErrorCode::None && !s.coord.has(id) {
         s.seen |= Seen::ZOMBIE_TXN_ABORTED;
     }
@@ -534,8 +553,19 @@ fn txn_commit(
         for list in [&mut s.coord.txn_pending, &mut s.log.txn_pending] {
             merge_pending(list, producer, &offsets);
         }
+        note_epoch(&mut s.log, producer, epoch);
     }
     reply(s, slot, Resp::TxnCommit { error, offsets });
+}
+
+/// The partition's producer state refuses an append of an epoch older than one it holds.
+fn stale_epoch(cfg: &Config, log: &Log, producer: u8, epoch: u8) -> bool {
+    !cfg.has_bug(Bug::ZombieProducerNotFenced) && epoch < log.producer_epochs[producer as usize]
+}
+
+fn note_epoch(log: &mut Log, producer: u8, epoch: u8) {
+    let e = &mut log.producer_epochs[producer as usize];
+    *e = (*e).max(epoch);
 }
 
 fn merge_pending(list: &mut Vec<(u8, Offsets)>, producer: u8, offsets: &Offsets) {
@@ -558,7 +588,8 @@ fn merge_pending(list: &mut Vec<(u8, Offsets)>, producer: u8, offsets: &Offsets)
 
 /// A transaction marker for `producer` reaches the group coordinator: a commit makes its
 /// pending offsets the committed ones, an abort drops them. The marker is a log record too.
-pub fn apply_marker(s: &mut State, producer: u8, commit: bool) {
+pub fn apply_marker(s: &mut State, producer: u8, commit: bool, epoch: u8) {
+    note_epoch(&mut s.log, producer, epoch);
     let staged = s
         .coord
         .txn_pending

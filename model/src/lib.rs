@@ -34,8 +34,8 @@ use stateright::{Model, Property};
 /// One step of the system.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
-    /// The coordinator takes request `index` of connection `slot` (always 0: connections are
-    /// FIFO).
+    /// The coordinator takes request `index` of connection `slot`: 0, the oldest, as TCP
+    /// delivers them, or a later one while the `reorders` budget lasts.
     Deliver { slot: u8, index: u8 },
     /// Consumer `slot` takes the oldest response on its connection.
     Receive { slot: u8 },
@@ -61,6 +61,9 @@ pub enum Action {
     Leave { slot: u8 },
     /// Fault: connection `slot` drops, losing what was in flight.
     Disconnect { slot: u8 },
+    /// Fault budget `duplicates`: a second process of static instance `identity` starts while
+    /// the first still runs (under exactly-once, with the same `transactional.id`).
+    Duplicate { identity: u8 },
     /// Fault: the coordinator fails over and the new one loads the log.
     Failover,
     /// Exactly-once: the group coordinator takes the oldest transaction marker.
@@ -84,6 +87,14 @@ impl GroupModel {
 
     pub fn initial(&self) -> State {
         let n = self.cfg.consumers as usize;
+        // Slots past `n` are for the processes the `duplicates` budget starts.
+        let slots = n + self.cfg.faults.duplicates as usize;
+        let consumers = (0..slots)
+            .map(|i| Consumer {
+                phase: if i < n { Phase::Unjoined } else { Phase::Down },
+                ..Consumer::new(i as u8)
+            })
+            .collect();
         let coord = Coord {
             state: GroupState::Empty,
             generation: 0,
@@ -100,10 +111,11 @@ impl GroupModel {
                 group: GroupRecord::default(),
                 offsets: [0; MAX_PARTITIONS],
                 txn_pending: vec![],
+                producer_epochs: [0; MAX_CONSUMERS],
             },
-            consumers: vec![Consumer::new(); n],
-            to_coord: vec![vec![]; n],
-            to_consumer: vec![vec![]; n],
+            consumers,
+            to_coord: vec![vec![]; slots],
+            to_consumer: vec![vec![]; slots],
             budget: self.cfg.faults,
             processed: [0; MAX_PARTITIONS],
             seen: 0,
@@ -129,21 +141,34 @@ impl GroupModel {
         Self::holder(s, id).is_none() || s.budget.expiries > 0
     }
 
-    /// An OffsetCommit answered REBALANCE_IN_PROGRESS to a consumer that is not Stable leaves
-    /// everything as it was (it is rejoining already), so it is not sent: it would close a
-    /// cycle and keep the liveness check from seeing the path's end.
-    fn commit_changes_nothing(&self, s: &State, slot: usize) -> bool {
+    /// Consumer `slot` may commit now: it is in a group and has positions to commit.
+    ///
+    /// Commits whose answer would change nothing are not sent, since each would close a cycle
+    /// and keep the liveness check from seeing the path's end: an OffsetCommit answered
+    /// REBALANCE_IN_PROGRESS to a consumer that is not Stable (it is rejoining already), and,
+    /// with `--async-commits`, any commit the coordinator would refuse now (commitAsync's
+    /// callback ignores errors the heartbeat reports). A commit that is refused because the
+    /// group moved on while it was in flight is still explored.
+    fn can_commit(&self, s: &State, slot: usize, busy: bool) -> bool {
+        let cfg = &self.cfg;
         let c = &s.consumers[slot];
-        let Some(member) = c.member else { return true };
-        !self.cfg.eos
-            && c.phase != Phase::Stable
-            && coordinator::commit_error(
-                &self.cfg,
-                &s.coord,
-                member,
-                consumer::instance(&self.cfg, slot),
-                c.generation,
-            ) == ErrorCode::RebalanceInProgress
+        let Some(member) = c.member else { return false };
+        if busy || consumer::uncommitted(cfg, s, slot) == 0 {
+            return false;
+        }
+        let error = || {
+            let instance = consumer::instance(cfg, c);
+            coordinator::commit_error(cfg, &s.coord, member, instance, c.generation)
+        };
+        if cfg.async_commits {
+            consumer::async_commits_in_flight(s, slot) < consumer::MAX_ASYNC_COMMITS
+                && error() == ErrorCode::None
+        } else {
+            !c.waiting
+                && (cfg.eos
+                    || c.phase == Phase::Stable
+                    || error() != ErrorCode::RebalanceInProgress)
+        }
     }
 
     /// No step is possible: the system has stopped.
@@ -170,6 +195,9 @@ impl GroupModel {
         if f.failovers > 0 {
             g.push(properties::SOMETIMES_FAILOVER_MID_REBALANCE);
         }
+        if f.duplicates > 0 && c.bug.is_none() {
+            g.push(properties::SOMETIMES_DUPLICATE_FENCED);
+        }
         if c.eos && f.expiries > 0 && c.records > 0 && c.bug.is_none() {
             g.push(properties::SOMETIMES_ZOMBIE_TXN_ABORTED);
         }
@@ -180,6 +208,9 @@ impl GroupModel {
         let cfg = &self.cfg;
         match action {
             Action::Deliver { slot, index } => {
+                if index > 0 {
+                    s.budget.reorders -= 1;
+                }
                 let req = s.to_coord[slot as usize].remove(index as usize);
                 coordinator::handle(cfg, s, slot, req);
             }
@@ -224,17 +255,13 @@ impl GroupModel {
                 consumer::stop(s, slot as usize, Phase::Down);
                 if restart {
                     // A new process: any id the coordinator made for the old one is not its.
-                    let nonce = s.consumers[slot as usize].nonce + 1;
+                    let old = &s.consumers[slot as usize];
+                    let (identity, nonce) = (old.identity, old.nonce + 1);
                     s.consumers[slot as usize] = Consumer {
                         nonce,
-                        ..Consumer::new()
+                        ..Consumer::new(identity)
                     };
-                    if cfg.eos {
-                        // InitProducerId: the old process's transaction aborts.
-                        if s.txn[slot as usize].is_open() {
-                            consumer::end_txn(s, slot as usize, false);
-                        }
-                    }
+                    self.start_producer(s, slot as usize);
                 }
             }
             Action::Leave { slot } => {
@@ -244,6 +271,12 @@ impl GroupModel {
             Action::Disconnect { slot } => {
                 s.budget.losses -= 1;
                 self.drop_connection(s, slot);
+            }
+            Action::Duplicate { identity } => {
+                let slot = self.cfg.consumers + (cfg.faults.duplicates - s.budget.duplicates);
+                s.budget.duplicates -= 1;
+                s.consumers[slot as usize] = Consumer::new(identity);
+                self.start_producer(s, slot as usize);
             }
             Action::Failover => {
                 s.budget.failovers -= 1;
@@ -262,10 +295,19 @@ impl GroupModel {
                 }
             }
             Action::ApplyMarker => {
-                let (producer, commit) = s.markers.remove(0);
-                coordinator::apply_marker(s, producer, commit);
+                let (producer, commit, epoch) = s.markers.remove(0);
+                coordinator::apply_marker(s, producer, commit, epoch);
             }
-            Action::ExpireTxn { producer } => consumer::end_txn(s, producer as usize, false),
+            Action::ExpireTxn { producer } => consumer::finish_txn(s, producer as usize, false),
+        }
+    }
+
+    /// Exactly-once: a new process calls InitProducerId for its `transactional.id`, aborting the
+    /// open transaction of any earlier process and fencing it.
+    fn start_producer(&self, s: &mut State, slot: usize) {
+        if self.cfg.eos {
+            let t = s.consumers[slot].identity as usize;
+            s.consumers[slot].epoch = consumer::init_producer(s, t);
         }
     }
 
@@ -294,8 +336,9 @@ impl Model for GroupModel {
     fn actions(&self, s: &State, out: &mut Vec<Action>) {
         let cfg = &self.cfg;
         // The coordinator.
+        let reachable = if s.budget.reorders > 0 { usize::MAX } else { 1 };
         for (slot, q) in s.to_coord.iter().enumerate() {
-            for index in 0..q.len().min(1) {
+            for index in 0..q.len().min(reachable) {
                 out.push(Action::Deliver {
                     slot: slot as u8,
                     index: index as u8,
@@ -322,8 +365,23 @@ impl Model for GroupModel {
             out.push(Action::ApplyMarker);
         }
         for (t, txn) in s.txn.iter().enumerate() {
-            if txn.is_open() && !s.consumers[t].alive() {
+            // transaction.timeout.ms: the producer that holds the epoch is gone.
+            let holder = s
+                .consumers
+                .iter()
+                .any(|c| c.alive() && c.identity as usize == t && c.epoch == txn.epoch);
+            if txn.is_open() && !holder {
                 out.push(Action::ExpireTxn { producer: t as u8 });
+            }
+        }
+        if s.budget.duplicates > 0 {
+            for identity in 0..cfg.consumers {
+                if s.consumers
+                    .iter()
+                    .any(|c| c.alive() && c.identity == identity)
+                {
+                    out.push(Action::Duplicate { identity });
+                }
             }
         }
         // The consumers.
@@ -360,7 +418,7 @@ impl Model for GroupModel {
                     }
                     Phase::Stable => {
                         let member = c.member.expect("a Stable consumer has a member id");
-                        let instance = consumer::instance(cfg, slot);
+                        let instance = consumer::instance(cfg, c);
                         let e =
                             coordinator::heartbeat_error(&s.coord, member, instance, c.generation);
                         if e != ErrorCode::None {
@@ -369,16 +427,12 @@ impl Model for GroupModel {
                     }
                     Phase::Down | Phase::Fenced => {}
                 }
-                if c.member.is_some()
-                    && consumer::uncommitted(cfg, c) != 0
-                    && !busy
-                    && !self.commit_changes_nothing(s, slot)
-                {
-                    out.push(Action::Commit { slot: slot8 });
-                }
-                if s.budget.leaves > 0 && !cfg.static_members && c.member.is_some() {
-                    out.push(Action::Leave { slot: slot8 });
-                }
+            }
+            if self.can_commit(s, slot, busy) {
+                out.push(Action::Commit { slot: slot8 });
+            }
+            if !c.waiting && s.budget.leaves > 0 && !cfg.static_members && c.member.is_some() {
+                out.push(Action::Leave { slot: slot8 });
             }
             if s.budget.crashes > 0 {
                 out.push(Action::Crash {

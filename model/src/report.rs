@@ -54,6 +54,9 @@ pub fn describe_action(a: &Action) -> String {
         Action::Disconnect { slot } => {
             format!("connection of consumer {slot} drops, losing what was in flight")
         }
+        Action::Duplicate { identity } => {
+            format!("a second process of consumer {identity}'s instance starts")
+        }
         Action::Failover => "coordinator fails over and loads its log".into(),
         Action::ApplyMarker => "group coordinator applies the next transaction marker".into(),
         Action::ExpireTxn { producer } => {
@@ -169,9 +172,12 @@ pub fn describe_step(before: &State, after: &State, a: &Action) -> (String, Stri
         Action::Deliver { .. } | Action::CompleteJoin | Action::Expire { .. } => {
             "coordinator".to_string()
         }
-        Action::Crash { .. } | Action::Disconnect { .. } | Action::Failover => "fault".into(),
+        Action::Crash { .. }
+        | Action::Disconnect { .. }
+        | Action::Duplicate { .. }
+        | Action::Failover => "fault".into(),
         Action::ApplyMarker => match before.markers.first() {
-            Some(&(p, commit)) => format!(
+            Some(&(p, commit, _)) => format!(
                 "coordinator (marker: {} of producer {p})",
                 if commit { "COMMIT" } else { "ABORT" }
             ),
@@ -186,7 +192,15 @@ pub fn describe_step(before: &State, after: &State, a: &Action) -> (String, Stri
         | Action::Heartbeat { slot }
         | Action::Leave { slot } => format!("consumer {slot}"),
     };
+    let fenced_now = |slot: u8| {
+        before.consumers[slot as usize].phase != Phase::Fenced
+            && after.consumers[slot as usize].phase == Phase::Fenced
+    };
     let what = match a {
+        Action::Process { slot, .. } | Action::Commit { slot } if fenced_now(*slot) => {
+            "is refused PRODUCER_FENCED (a newer process holds its transactional.id) and stops"
+                .into()
+        }
         Action::Deliver { slot, index } => format!(
             "takes {} from consumer {slot}",
             describe_req(&before.to_coord[*slot as usize][*index as usize])
@@ -240,10 +254,15 @@ pub fn snapshot(cfg: &Config, s: &State) -> String {
         .iter()
         .enumerate()
         .map(|(i, k)| {
-            if k.alive() {
-                format!("c{i}:{}", set(k.owned))
+            let name = if k.identity as usize == i {
+                format!("c{i}")
             } else {
-                format!("c{i}:{:?}", k.phase)
+                format!("c{i}(as c{})", k.identity)
+            };
+            if k.alive() {
+                format!("{name}:{}", set(k.owned))
+            } else {
+                format!("{name}:{:?}", k.phase)
             }
         })
         .collect();

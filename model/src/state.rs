@@ -67,15 +67,16 @@ pub struct State {
     pub output: [u8; MAX_PARTITIONS],
     /// Exactly-once only: transaction markers on their way from the transaction coordinator to
     /// the group coordinator (WriteTxnMarkers for `__consumer_offsets`), oldest first:
-    /// `(transactional id, commit)`.
-    pub markers: Vec<(u8, bool)>,
+    /// `(transactional id, commit, producer epoch)`.
+    pub markers: Vec<(u8, bool, u8)>,
 }
 
-/// A transactional id at the transaction coordinator. (Producer epochs are not modelled: the
-/// only producer of an id that could be fenced is a crashed process, whose open transaction
-/// InitProducerId of its successor aborts.)
+/// A transactional id at the transaction coordinator.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Txn {
+    /// The producer epoch: InitProducerId of a new process bumps it, aborting the open
+    /// transaction, and every later request of an older epoch is refused (PRODUCER_FENCED).
+    pub epoch: u8,
     /// The open transaction's output: per input partition, the records whose output it holds.
     pub open: [u8; MAX_PARTITIONS],
 }
@@ -104,6 +105,8 @@ impl Seen {
     pub const DUPLICATE: u8 = 32;
     /// Exactly-once: a zombie's TxnOffsetCommit was refused (its transaction then aborts).
     pub const ZOMBIE_TXN_ABORTED: u8 = 64;
+    /// A running process was fenced (FENCED_INSTANCE_ID or PRODUCER_FENCED) and stopped.
+    pub const FENCED: u8 = 128;
 }
 
 /// Fault budgets: how many more of each fault may happen.
@@ -119,6 +122,12 @@ pub struct Budget {
     pub failovers: u8,
     /// Graceful shutdowns of a dynamic member (LeaveGroup).
     pub leaves: u8,
+    /// Requests the coordinator takes out of order, ahead of an older one on the same
+    /// connection (dropping the per-connection FIFO of TCP).
+    pub reorders: u8,
+    /// Second processes of a static instance started while the first still runs (the same
+    /// `group.instance.id` and `transactional.id`: an operator's mistake KIP-345 detects).
+    pub duplicates: u8,
 }
 
 /// The group coordinator's in-memory view of the one group.
@@ -176,6 +185,10 @@ pub struct Log {
     pub offsets: Offsets,
     /// Transactional offset commits not yet followed by their marker, per transactional id.
     pub txn_pending: Vec<(u8, Offsets)>,
+    /// Per transactional id, the highest producer epoch the partition has appended (its
+    /// producer state): an append of an older epoch is refused with INVALID_PRODUCER_EPOCH.
+    /// It belongs to the partition, not the coordinator, so a failover keeps it.
+    pub producer_epochs: [u8; MAX_CONSUMERS],
 }
 
 /// A group metadata record: generation, leader, and members with their assignments.
@@ -209,6 +222,11 @@ pub enum Phase {
 /// A consumer: the client side of the protocol plus the application's processing.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Consumer {
+    /// The instance this process runs as: its `group.instance.id` when static and its
+    /// `transactional.id` under exactly-once. The slot's own number, except for a duplicate.
+    pub identity: u8,
+    /// Exactly-once: the producer epoch its InitProducerId returned.
+    pub epoch: u8,
     pub phase: Phase,
     /// A request is in flight (the model's consumer sends one group request at a time).
     pub waiting: bool,
@@ -226,6 +244,9 @@ pub struct Consumer {
     pub position: Offsets,
     /// The offset it knows to be committed, per owned partition.
     pub committed: Offsets,
+    /// Ghost state, read only by the properties: another process of this one's static instance
+    /// took its member id over (the `duplicates` fault) and it has not yet heard.
+    pub superseded: bool,
 }
 
 /// A request from a consumer to the coordinator.
@@ -271,6 +292,8 @@ pub enum Req {
         instance: Option<u8>,
         generation: u8,
         producer: u8,
+        /// The producer epoch the request is sent with.
+        epoch: u8,
         offsets: Offsets,
     },
     /// LeaveGroup.
@@ -353,8 +376,11 @@ impl Coord {
 }
 
 impl Consumer {
-    pub fn new() -> Consumer {
+    /// A new process running as `identity`.
+    pub fn new(identity: u8) -> Consumer {
         Consumer {
+            identity,
+            epoch: 0,
             phase: Phase::Unjoined,
             waiting: false,
             member: None,
@@ -365,17 +391,12 @@ impl Consumer {
             rejoin: false,
             position: [0; MAX_PARTITIONS],
             committed: [0; MAX_PARTITIONS],
+            superseded: false,
         }
     }
     /// The process is running.
     pub fn alive(&self) -> bool {
         !matches!(self.phase, Phase::Down | Phase::Fenced)
-    }
-}
-
-impl Default for Consumer {
-    fn default() -> Self {
-        Consumer::new()
     }
 }
 

@@ -7,6 +7,9 @@
 //! leader and the assignor's dealing order. In Kafka that order is the order of random UUIDs, so
 //! any order is a real one; the representative picks one. `tests/model.rs` checks that the
 //! reduced and the full search reach the same verdicts.
+//!
+//! With the `duplicates` fault a slot is no longer interchangeable with the others (a duplicate
+//! runs as another slot's instance), so the checker searches those configurations unreduced.
 
 use crate::state::*;
 
@@ -28,9 +31,11 @@ fn consumer_key(s: &State, slot: usize) -> Vec<u8> {
     ];
     k.extend_from_slice(&c.position);
     k.extend_from_slice(&c.committed);
-    if let Some(t) = s.txn.get(slot) {
+    if let Some(t) = s.txn.get(c.identity as usize) {
         k.extend_from_slice(&t.open);
+        k.push(t.epoch);
     }
+    k.push(c.epoch);
     k.push(s.to_coord[slot].len() as u8);
     k.push(s.to_consumer[slot].len() as u8);
     k.extend(
@@ -159,6 +164,7 @@ pub fn representative(s: &State) -> State {
     r.to_consumer = order.iter().map(|&i| s.to_consumer[i].clone()).collect();
     for c in &mut r.consumers {
         remap_opt(&mut c.member, &pi);
+        c.identity = pi[c.identity as usize];
     }
     for q in &mut r.to_coord {
         q.iter_mut().for_each(|m| remap_req(m, &pi));
@@ -185,7 +191,10 @@ pub fn representative(s: &State) -> State {
     if !r.txn.is_empty() {
         r.txn = order.iter().map(|&i| s.txn[i].clone()).collect();
     }
-    for (p, _) in &mut r.markers {
+    for (old, &new) in pi.iter().enumerate() {
+        r.log.producer_epochs[new as usize] = s.log.producer_epochs[old];
+    }
+    for (p, _, _) in &mut r.markers {
         *p = pi[*p as usize];
     }
     for list in [&mut r.coord.txn_pending, &mut r.log.txn_pending] {
