@@ -246,7 +246,12 @@ pub fn leave(s: &mut State, slot: usize) {
 
 /// The process stops: nothing it held is processed any more.
 pub fn stop(s: &mut State, slot: usize, phase: Phase) {
-    if phase == Phase::Fenced {
+    let c = &s.consumers[slot];
+    let older = c.superseded
+        || s.txn
+            .get(c.identity as usize)
+            .is_some_and(|t| t.epoch != c.epoch);
+    if phase == Phase::Fenced && older {
         s.seen |= Seen::FENCED;
     }
     let c = &mut s.consumers[slot];

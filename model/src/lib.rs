@@ -146,9 +146,10 @@ impl GroupModel {
     /// Commits whose answer would change nothing are not sent, since each would close a cycle
     /// and keep the liveness check from seeing the path's end: an OffsetCommit answered
     /// REBALANCE_IN_PROGRESS to a consumer that is not Stable (it is rejoining already), and,
-    /// with `--async-commits`, any commit the coordinator would refuse now (commitAsync's
-    /// callback ignores errors the heartbeat reports). A commit that is refused because the
-    /// group moved on while it was in flight is still explored.
+    /// with `--async-commits`, any commit the coordinator would refuse now with an error the
+    /// callback ignores (it leaves those to the heartbeat; FENCED_INSTANCE_ID, which stops the
+    /// process, is still sent). A commit refused because the group moved on while it was in
+    /// flight is still explored.
     fn can_commit(&self, s: &State, slot: usize, busy: bool) -> bool {
         let cfg = &self.cfg;
         let c = &s.consumers[slot];
@@ -162,7 +163,7 @@ impl GroupModel {
         };
         if cfg.async_commits {
             consumer::async_commits_in_flight(s, slot) < consumer::MAX_ASYNC_COMMITS
-                && error() == ErrorCode::None
+                && matches!(error(), ErrorCode::None | ErrorCode::FencedInstanceId)
         } else {
             !c.waiting
                 && (cfg.eos
@@ -444,7 +445,10 @@ impl Model for GroupModel {
                     restart: false,
                 });
             }
-            if s.budget.losses > 0 && (c.waiting || !s.to_consumer[slot].is_empty()) {
+            let in_flight = c.waiting
+                || !s.to_consumer[slot].is_empty()
+                || (cfg.async_commits && !s.to_coord[slot].is_empty());
+            if s.budget.losses > 0 && in_flight {
                 out.push(Action::Disconnect { slot: slot8 });
             }
         }

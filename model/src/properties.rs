@@ -55,7 +55,8 @@ pub fn revoke_before_handover(_: &Config, s: &State) -> bool {
 ///
 /// A process whose static instance another process has taken over (the `duplicates` fault:
 /// two processes started with one `group.instance.id`; the ghost flag `superseded`) is left
-/// out: it goes on processing until its next request is answered FENCED_INSTANCE_ID, and
+/// out while the group does not know its member id (a failover can bring the old id back, and
+/// with it the process): it goes on processing until its next request is answered FENCED_INSTANCE_ID, and
 /// nothing in the protocol can stop it sooner. KIP-345 detects that mistake, it does not
 /// prevent it; exactly-once keeps it out of the output (the producer epoch fences the older
 /// process), which the output properties check.
@@ -63,7 +64,7 @@ pub fn no_double_processing(_: &Config, s: &State) -> bool {
     pairwise_disjoint(
         s.consumers
             .iter()
-            .filter(|c| c.alive() && !c.superseded)
+            .filter(|c| c.alive() && !(c.superseded && c.member.is_some_and(|m| !s.coord.has(m))))
             .map(|c| c.owned),
     )
 }

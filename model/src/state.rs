@@ -59,8 +59,8 @@ pub struct State {
     /// History flags the properties read (see [`Seen`]).
     pub seen: u8,
     /// Exactly-once only: the transaction coordinator's state per transactional id. Each
-    /// consumer slot has one transactional producer, `transactional.id` = its slot, that
-    /// survives restarts of the process (KIP-447: one producer per consumer).
+    /// consumer instance has one transactional producer, `transactional.id` = its identity,
+    /// that survives restarts of the process (KIP-447: one producer per consumer).
     pub txn: Vec<Txn>,
     /// Exactly-once only: per input partition, the records whose output is in the output
     /// partition as committed (what a read_committed reader sees).
@@ -105,7 +105,8 @@ impl Seen {
     pub const DUPLICATE: u8 = 32;
     /// Exactly-once: a zombie's TxnOffsetCommit was refused (its transaction then aborts).
     pub const ZOMBIE_TXN_ABORTED: u8 = 64;
-    /// A running process was fenced (FENCED_INSTANCE_ID or PRODUCER_FENCED) and stopped.
+    /// A running process that a newer process of its instance had taken over (or whose producer
+    /// epoch it had bumped) was fenced and stopped.
     pub const FENCED: u8 = 128;
 }
 

@@ -315,6 +315,8 @@ fn the_state_graph_has_no_cycles() {
     let mut c = Config::small();
     c.static_members = true;
     c.faults.duplicates = 1;
+    cfgs.push(c.clone());
+    c.eos = true;
     cfgs.push(c);
     for cfg in cfgs {
         let m = GroupModel::new(cfg.clone()).expect("valid");
