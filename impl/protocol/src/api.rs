@@ -396,6 +396,135 @@ pub struct FindCoordinatorResponse {
     pub port: i32,
 }
 
+/// TxnOffsetCommit: a transactional producer commits a consumer group's offsets inside its
+/// transaction (KIP-98), with the group metadata KIP-447 added (from v3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct TxnOffsetCommitRequest {
+    /// The producer's transactional id.
+    pub transactional_id: String,
+    /// The group.
+    pub group_id: GroupId,
+    /// The producer id.
+    pub producer_id: i64,
+    /// The producer epoch.
+    pub producer_epoch: i16,
+    /// The member's generation (-1 before v3 or for a producer without a consumer).
+    pub generation_id: GenerationId,
+    /// The member id (empty before v3).
+    pub member_id: MemberId,
+    /// The member's instance id, if static.
+    pub group_instance_id: Option<GroupInstanceId>,
+    /// The offsets.
+    pub partitions: Vec<OffsetCommitPartition>,
+}
+
+/// The answer to TxnOffsetCommit: one outcome per partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct TxnOffsetCommitResponse {
+    /// The outcome per partition, in request order.
+    pub partitions: Vec<(TopicPartition, ErrorCode)>,
+}
+
+/// DescribeGroups: the state, protocol and members of groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct DescribeGroupsRequest {
+    /// The groups to describe.
+    pub groups: Vec<GroupId>,
+}
+
+/// A member as DescribeGroups describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct DescribedMember {
+    /// The member id.
+    pub member_id: MemberId,
+    /// The instance id, if static (from v4).
+    pub group_instance_id: Option<GroupInstanceId>,
+    /// The client id it joined with.
+    pub client_id: String,
+    /// The client host it joined from.
+    pub client_host: String,
+    /// Its metadata for the selected protocol (only in the Stable state).
+    pub member_metadata: Vec<u8>,
+    /// Its current assignment (only in the Stable state).
+    pub member_assignment: Vec<u8>,
+}
+
+/// One group in a DescribeGroups response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct DescribedGroup {
+    /// The outcome for this group.
+    pub error_code: ErrorCode,
+    /// The group id.
+    pub group_id: GroupId,
+    /// The state's name: `Empty`, `PreparingRebalance`, `CompletingRebalance`, `Stable`, `Dead`.
+    pub group_state: String,
+    /// The protocol type, `consumer` for consumers.
+    pub protocol_type: String,
+    /// The selected protocol (only in the Stable state; empty otherwise).
+    pub protocol_data: String,
+    /// The members.
+    pub members: Vec<DescribedMember>,
+}
+
+/// The answer to DescribeGroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct DescribeGroupsResponse {
+    /// One entry per requested group, in request order.
+    pub groups: Vec<DescribedGroup>,
+}
+
+/// ListGroups: every group the coordinator holds, optionally filtered by state (KIP-518, v4).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct ListGroupsRequest {
+    /// Only groups in one of these states (names as DescribeGroups gives them); empty for all.
+    pub states_filter: Vec<String>,
+}
+
+/// One group in a ListGroups response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct ListedGroup {
+    /// The group id.
+    pub group_id: GroupId,
+    /// The protocol type.
+    pub protocol_type: String,
+    /// The state's name (from v4).
+    pub group_state: String,
+}
+
+/// The answer to ListGroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct ListGroupsResponse {
+    /// The outcome.
+    pub error_code: ErrorCode,
+    /// The groups, ordered by id.
+    pub groups: Vec<ListedGroup>,
+}
+
+/// DeleteGroups: delete empty groups and their offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct DeleteGroupsRequest {
+    /// The groups to delete.
+    pub groups: Vec<GroupId>,
+}
+
+/// The answer to DeleteGroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct DeleteGroupsResponse {
+    /// The outcome per group, in request order.
+    pub results: Vec<(GroupId, ErrorCode)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,1871 @@
+//! The group coordinator: Kafka 3.9's classic `GroupCoordinator`, sans-IO.
+//!
+//! # Call order
+//!
+//! ```text
+//! loop {
+//!     coordinator.handle_request(now, ctx, request)   // for each request that arrives
+//!     coordinator.handle_timeout(now)                 // when poll_timeout()'s deadline passes
+//!     while let Some(out) = coordinator.poll_output() {
+//!         Output::Append(entry)          => write it to the offsets log
+//!         Output::Response { id, .. }    => send it, but only once every Append before it
+//!                                           is durable
+//!     }
+//!     sleep until coordinator.poll_timeout()
+//! }
+//! ```
+//!
+//! The coordinator never reads a clock or does IO: time comes in as `now` (milliseconds), and
+//! member ids come from an injected generator, so a run is a function of its inputs. Responses
+//! are matched to requests by the caller's request id, because JoinGroup and SyncGroup are
+//! answered when the rebalance completes, possibly in reply to another member's request.
+//!
+//! # State
+//!
+//! The durable state (committed offsets, pending transactional offsets, the stored group
+//! records) lives in a [`Store`] whose only mutator is replay: every record the coordinator
+//! writes is emitted as [`Output::Append`] and applied through [`Store::replay`] at once, and
+//! [`GroupCoordinator::load`] rebuilds a coordinator from a replayed store. The rebalance in
+//! progress (who has rejoined, which JoinGroup and SyncGroup requests wait for an answer, the
+//! timers) is in memory only, as in Kafka: a coordinator that fails over loses it, and the
+//! groups come back Stable (or Empty) with their stored members and assignments.
+//!
+//! # Where the code departs from Kafka
+//!
+//! Kafka keeps members in a hash map, so the order of the member list the leader receives and
+//! the choice among protocols with equal votes are arbitrary; here members are listed in the
+//! order they joined and a tie goes to the candidate the first member prefers. docs/core.md
+//! lists the other choices.
+
+use crate::records::{
+    GroupMetadataValue, LogEntry, MemberMetadata, OffsetCommitValue, Record, RecordKey, RecordValue,
+};
+use crate::store::Store;
+use kgroup_protocol::api::*;
+use kgroup_protocol::TopicPartition;
+use kgroup_protocol::{ErrorCode, GenerationId, GroupId, GroupInstanceId, GroupState, MemberId};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::fmt;
+
+/// The caller's id for a request; responses carry it back.
+pub type RequestId = u64;
+
+/// The broker settings the coordinator reads, with Kafka's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `group.min.session.timeout.ms`.
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub group_max_session_timeout_ms: i32,
+    /// `group.max.size`.
+    pub group_max_size: usize,
+    /// `group.initial.rebalance.delay.ms` (KIP-134).
+    pub group_initial_rebalance_delay_ms: i32,
+    /// `offset.metadata.max.bytes`.
+    pub offset_metadata_max_bytes: usize,
+    /// How long a new member's JoinGroup may wait before the member is dropped (Kafka's
+    /// `NewMemberJoinTimeoutMs`, five minutes).
+    pub new_member_join_timeout_ms: i32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_max_size: i32::MAX as usize,
+            group_initial_rebalance_delay_ms: 3_000,
+            offset_metadata_max_bytes: 4_096,
+            new_member_join_timeout_ms: 300_000,
+        }
+    }
+}
+
+/// Who sent a request: the request id and the client fields of the request header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    pub id: RequestId,
+    /// `client.id` from the request header.
+    pub client_id: String,
+    /// The client's address as the broker sees it (`/10.0.0.1`).
+    pub client_host: String,
+}
+
+/// A request to the group coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    JoinGroup(Versioned<JoinGroupRequest>),
+    SyncGroup(Versioned<SyncGroupRequest>),
+    Heartbeat(Versioned<HeartbeatRequest>),
+    LeaveGroup(Versioned<LeaveGroupRequest>),
+    OffsetCommit(Versioned<OffsetCommitRequest>),
+    OffsetFetch(Versioned<OffsetFetchRequest>),
+    TxnOffsetCommit(Versioned<TxnOffsetCommitRequest>),
+    DescribeGroups(Versioned<DescribeGroupsRequest>),
+    ListGroups(Versioned<ListGroupsRequest>),
+    DeleteGroups(Versioned<DeleteGroupsRequest>),
+}
+
+/// A response, for the request whose id it carries in [`Output::Response`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    JoinGroup(JoinGroupResponse),
+    SyncGroup(SyncGroupResponse),
+    Heartbeat(HeartbeatResponse),
+    LeaveGroup(LeaveGroupResponse),
+    OffsetCommit(OffsetCommitResponse),
+    OffsetFetch(OffsetFetchResponse),
+    TxnOffsetCommit(TxnOffsetCommitResponse),
+    DescribeGroups(DescribeGroupsResponse),
+    ListGroups(ListGroupsResponse),
+    DeleteGroups(DeleteGroupsResponse),
+}
+
+/// What the coordinator asks its driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Write this entry to the offsets log. It is already applied to the coordinator's store.
+    Append(LogEntry),
+    /// Send this response, once every earlier [`Output::Append`] is durable.
+    Response { id: RequestId, response: Response },
+    /// This request will never be answered, as in Kafka: a newer JoinGroup (or SyncGroup) of the
+    /// same member took its place while it waited, or the member was removed (by another
+    /// connection's LeaveGroup, say) while its SyncGroup waited. Kafka drops such a request
+    /// silently; the driver can forget it (and a wire server close its connection).
+    Abandoned { id: RequestId },
+}
+
+/// Makes the unique part of member ids (Kafka uses a random UUID).
+pub trait MemberIds: Send {
+    fn next_suffix(&mut self) -> String;
+}
+
+/// Deterministic member-id suffixes shaped like UUIDs: `00000000-0000-0000-0000-000000000001`,
+/// `...002`, and so on.
+#[derive(Debug, Default, Clone)]
+pub struct SequentialIds {
+    next: u64,
+}
+
+impl MemberIds for SequentialIds {
+    fn next_suffix(&mut self) -> String {
+        self.next += 1;
+        format!("00000000-0000-0000-0000-{:012x}", self.next)
+    }
+}
+
+/// A member as the coordinator holds it.
+#[derive(Debug, Clone)]
+struct Member {
+    id: String,
+    instance: Option<String>,
+    client_id: String,
+    client_host: String,
+    session_timeout_ms: i32,
+    rebalance_timeout_ms: i32,
+    protocol_type: String,
+    protocols: Vec<JoinGroupProtocol>,
+    assignment: Vec<u8>,
+    /// The JoinGroup waiting for the join phase to end: request id and API version.
+    awaiting_join: Option<(RequestId, i16)>,
+    /// The SyncGroup waiting for the leader's assignment.
+    awaiting_sync: Option<RequestId>,
+    /// Joined in the current rebalance and not yet through a completed join phase: it may be
+    /// dropped while its JoinGroup waits (Kafka's `isNew`).
+    is_new: bool,
+    /// The member's expiry timer.
+    heartbeat: Option<TimerId>,
+}
+
+impl Member {
+    fn metadata(&self, protocol: &str) -> Vec<u8> {
+        self.protocols
+            .iter()
+            .find(|p| p.name == protocol)
+            .map(|p| p.metadata.clone())
+            .unwrap_or_default()
+    }
+
+    /// The member's vote among `candidates`: its most preferred one.
+    fn vote<'a>(&'a self, candidates: &BTreeSet<&str>) -> Option<&'a str> {
+        self.protocols
+            .iter()
+            .map(|p| p.name.as_str())
+            .find(|p| candidates.contains(p))
+    }
+
+    fn same_protocols(&self, protocols: &[JoinGroupProtocol]) -> bool {
+        self.protocols == protocols
+    }
+}
+
+/// What a join phase waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JoinWait {
+    /// KIP-134: the first rebalance of an empty group waits `delay` and, while new members keep
+    /// arriving, again, up to `remaining` more.
+    Initial { remaining_ms: i64 },
+    /// Every member rejoins, or the rebalance timeout ends the phase.
+    Rebalance,
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    id: String,
+    state: GroupState,
+    generation: i32,
+    protocol_type: Option<String>,
+    protocol_name: Option<String>,
+    leader: Option<String>,
+    /// Members by id, and their ids in the order they joined.
+    members: HashMap<String, Member>,
+    order: Vec<String>,
+    /// `group.instance.id` to member id.
+    statics: HashMap<String, String>,
+    /// Ids handed out with MEMBER_ID_REQUIRED that have not joined yet (KIP-394), with their
+    /// expiry timers.
+    pending: HashMap<String, TimerId>,
+    /// Members that have not sent SyncGroup in this generation yet.
+    pending_sync: HashSet<String>,
+    join_timer: Option<(TimerId, JoinWait)>,
+    sync_timer: Option<TimerId>,
+    /// A member joined during an initial delay (the delay may be extended).
+    new_member_added: bool,
+    state_timestamp: i64,
+}
+
+impl Group {
+    fn new(id: &str, now: u64) -> Group {
+        Group {
+            id: id.to_owned(),
+            state: GroupState::Empty,
+            generation: 0,
+            protocol_type: None,
+            protocol_name: None,
+            leader: None,
+            members: HashMap::new(),
+            order: Vec::new(),
+            statics: HashMap::new(),
+            pending: HashMap::new(),
+            pending_sync: HashSet::new(),
+            join_timer: None,
+            sync_timer: None,
+            new_member_added: false,
+            state_timestamp: now as i64,
+        }
+    }
+
+    fn has(&self, id: &str) -> bool {
+        self.members.contains_key(id)
+    }
+
+    fn is_leader(&self, id: &str) -> bool {
+        self.leader.as_deref() == Some(id)
+    }
+
+    fn awaiting_join(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.awaiting_join.is_some())
+            .count()
+    }
+
+    fn all_joined(&self) -> bool {
+        self.pending.is_empty() && self.members.values().all(|m| m.awaiting_join.is_some())
+    }
+
+    fn rebalance_timeout_ms(&self) -> i32 {
+        self.members
+            .values()
+            .map(|m| m.rebalance_timeout_ms)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// KIP-345: the request names an instance whose member id is another one.
+    fn fenced(&self, member: &str, instance: Option<&str>) -> bool {
+        instance
+            .and_then(|i| self.statics.get(i))
+            .is_some_and(|holder| holder != member)
+    }
+
+    /// Kafka's `validateCurrentMember`: FENCED_INSTANCE_ID, then UNKNOWN_MEMBER_ID.
+    fn member_error(&self, member: &str, instance: Option<&str>) -> Option<ErrorCode> {
+        if self.fenced(member, instance) {
+            Some(ErrorCode::FencedInstanceId)
+        } else if !self.has(member) {
+            Some(ErrorCode::UnknownMemberId)
+        } else {
+            None
+        }
+    }
+
+    /// Kafka's `supportsProtocols`.
+    fn supports(&self, protocol_type: &str, protocols: &[JoinGroupProtocol]) -> bool {
+        if self.state == GroupState::Empty && self.members.is_empty() {
+            return !protocol_type.is_empty() && !protocols.is_empty();
+        }
+        self.protocol_type.as_deref() == Some(protocol_type)
+            && protocols.iter().any(|p| {
+                self.members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|q| q.name == p.name))
+            })
+    }
+
+    /// Kafka's `selectProtocol`: the protocols every member supports; each member votes for its
+    /// most preferred one; the most votes win (a tie: the first member's preference).
+    fn select_protocol(&self) -> Option<String> {
+        let first = self.members.get(self.order.first()?)?;
+        let candidates: BTreeSet<&str> = first
+            .protocols
+            .iter()
+            .map(|p| p.name.as_str())
+            .filter(|name| {
+                self.members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|q| q.name == *name))
+            })
+            .collect();
+        let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in self.members.values() {
+            if let Some(v) = m.vote(&candidates) {
+                *votes.entry(v).or_default() += 1;
+            }
+        }
+        let best = votes.values().copied().max()?;
+        first
+            .protocols
+            .iter()
+            .map(|p| p.name.as_str())
+            .find(|p| votes.get(p) == Some(&best))
+            .map(str::to_owned)
+    }
+
+    fn add(&mut self, m: Member) {
+        if self.members.is_empty() {
+            self.protocol_type = Some(m.protocol_type.clone());
+        }
+        if self.leader.is_none() {
+            self.leader = Some(m.id.clone());
+        }
+        if let Some(i) = &m.instance {
+            self.statics.insert(i.clone(), m.id.clone());
+        }
+        self.order.push(m.id.clone());
+        self.members.insert(m.id.clone(), m);
+    }
+
+    /// Removes a member; a removed leader is replaced by the first remaining member.
+    fn remove(&mut self, id: &str) -> Option<Member> {
+        let m = self.members.remove(id)?;
+        self.order.retain(|x| x != id);
+        self.pending_sync.remove(id);
+        if let Some(i) = &m.instance {
+            if self.statics.get(i).map(String::as_str) == Some(id) {
+                self.statics.remove(i);
+            }
+        }
+        if self.is_leader(id) {
+            self.leader = self.order.first().cloned();
+        }
+        Some(m)
+    }
+
+    /// The members with their metadata for the selected protocol, as the leader gets them.
+    fn member_list(&self) -> Vec<JoinGroupResponseMember> {
+        let protocol = self.protocol_name.clone().unwrap_or_default();
+        self.order
+            .iter()
+            .filter_map(|id| self.members.get(id))
+            .map(|m| JoinGroupResponseMember {
+                member_id: MemberId(m.id.clone()),
+                group_instance_id: m.instance.clone().map(GroupInstanceId),
+                metadata: m.metadata(&protocol),
+            })
+            .collect()
+    }
+
+    /// The group metadata record of the group as it is now.
+    fn record(&self) -> GroupMetadataValue {
+        let protocol = self.protocol_name.clone().unwrap_or_default();
+        GroupMetadataValue {
+            protocol_type: self.protocol_type.clone().unwrap_or_default(),
+            generation: self.generation,
+            protocol: self.protocol_name.clone(),
+            leader: self.leader.clone(),
+            current_state_timestamp: self.state_timestamp,
+            members: self
+                .order
+                .iter()
+                .filter_map(|id| self.members.get(id))
+                .map(|m| MemberMetadata {
+                    member_id: m.id.clone(),
+                    group_instance_id: m.instance.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    rebalance_timeout: m.rebalance_timeout_ms,
+                    session_timeout: m.session_timeout_ms,
+                    subscription: m.metadata(&protocol),
+                    assignment: m.assignment.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A timer's identity; a cancelled timer's id is never reused.
+type TimerId = u64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TimerKind {
+    /// A member's session (or a new member's join) expiry.
+    Heartbeat { group: String, member: String },
+    /// A pending member (KIP-394) that never came back.
+    Pending { group: String, member: String },
+    /// The join phase's end (rebalance timeout or initial delay).
+    Join { group: String },
+    /// Members that have not sent SyncGroup within the rebalance timeout are removed.
+    Sync { group: String, generation: i32 },
+}
+
+/// Deadlines in order; cancelled timers are skipped when they come up.
+#[derive(Debug, Default)]
+struct Timers {
+    queue: BTreeSet<(u64, TimerId)>,
+    live: HashMap<TimerId, TimerKind>,
+    next: TimerId,
+}
+
+impl Timers {
+    fn schedule(&mut self, at: u64, kind: TimerKind) -> TimerId {
+        self.next += 1;
+        self.queue.insert((at, self.next));
+        self.live.insert(self.next, kind);
+        self.next
+    }
+    fn cancel(&mut self, id: Option<TimerId>) {
+        if let Some(id) = id {
+            self.live.remove(&id);
+        }
+    }
+    fn next_deadline(&mut self) -> Option<u64> {
+        while let Some(&(at, id)) = self.queue.first() {
+            if self.live.contains_key(&id) {
+                return Some(at);
+            }
+            self.queue.pop_first();
+        }
+        None
+    }
+    fn pop_due(&mut self, now: u64) -> Option<TimerKind> {
+        while let Some(&(at, id)) = self.queue.first() {
+            if at > now {
+                return None;
+            }
+            self.queue.pop_first();
+            if let Some(kind) = self.live.remove(&id) {
+                return Some(kind);
+            }
+        }
+        None
+    }
+}
+
+/// The group coordinator for the groups of one offsets partition.
+pub struct GroupCoordinator {
+    config: Config,
+    store: Store,
+    groups: BTreeMap<String, Group>,
+    outputs: VecDeque<Output>,
+    timers: Timers,
+    ids: Box<dyn MemberIds>,
+    now: u64,
+}
+
+impl fmt::Debug for GroupCoordinator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupCoordinator")
+            .field("groups", &self.groups.len())
+            .field("outputs", &self.outputs.len())
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+impl GroupCoordinator {
+    /// A coordinator with no groups.
+    pub fn new(config: Config, ids: Box<dyn MemberIds>) -> GroupCoordinator {
+        GroupCoordinator::load(config, ids, Store::new(), 0)
+    }
+
+    /// A coordinator that has loaded its partition: `store` is the replayed log. Groups with
+    /// members come back Stable with their stored assignments, each member's session starting
+    /// at `now`; groups with only offsets come back Empty.
+    pub fn load(
+        config: Config,
+        ids: Box<dyn MemberIds>,
+        store: Store,
+        now: u64,
+    ) -> GroupCoordinator {
+        let mut c = GroupCoordinator {
+            config,
+            store,
+            groups: BTreeMap::new(),
+            outputs: VecDeque::new(),
+            timers: Timers::default(),
+            ids,
+            now,
+        };
+        let stored: Vec<(String, GroupMetadataValue)> = c
+            .store
+            .groups()
+            .map(|(id, g)| (id.clone(), g.clone()))
+            .collect();
+        for (id, value) in stored {
+            let mut g = Group::new(&id, now);
+            g.generation = value.generation;
+            g.protocol_type = Some(value.protocol_type.clone());
+            g.protocol_name = value.protocol.clone();
+            g.state_timestamp = value.current_state_timestamp;
+            for m in &value.members {
+                let protocols = match &value.protocol {
+                    Some(p) => vec![JoinGroupProtocol {
+                        name: p.clone(),
+                        metadata: m.subscription.clone(),
+                    }],
+                    None => vec![],
+                };
+                g.add(Member {
+                    id: m.member_id.clone(),
+                    instance: m.group_instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    session_timeout_ms: m.session_timeout,
+                    rebalance_timeout_ms: m.rebalance_timeout,
+                    protocol_type: value.protocol_type.clone(),
+                    protocols,
+                    assignment: m.assignment.clone(),
+                    awaiting_join: None,
+                    awaiting_sync: None,
+                    is_new: false,
+                    heartbeat: None,
+                });
+            }
+            g.leader = value.leader.clone();
+            g.state = if g.members.is_empty() {
+                GroupState::Empty
+            } else {
+                GroupState::Stable
+            };
+            let ids: Vec<String> = g.order.clone();
+            c.groups.insert(id.clone(), g);
+            for m in ids {
+                c.schedule_heartbeat(&id, &m, None);
+            }
+        }
+        let offset_groups: Vec<String> = c.store.groups_with_offsets().cloned().collect();
+        let pending_groups: Vec<String> = c
+            .store
+            .pending()
+            .values()
+            .flat_map(|t| t.offsets.keys().cloned())
+            .collect();
+        for id in offset_groups.into_iter().chain(pending_groups) {
+            c.groups
+                .entry(id.clone())
+                .or_insert_with(|| Group::new(&id, now));
+        }
+        c
+    }
+
+    /// The durable state, as replaying the appended entries gives it.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The next output, oldest first.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`GroupCoordinator::handle_timeout`] must next be called.
+    pub fn poll_timeout(&mut self) -> Option<u64> {
+        self.timers.next_deadline()
+    }
+
+    /// The state of a group, if the coordinator has it.
+    pub fn group_state(&self, group: &str) -> Option<GroupState> {
+        self.groups.get(group).map(|g| g.state)
+    }
+
+    /// Takes one request.
+    pub fn handle_request(&mut self, now: u64, ctx: Context, request: Request) {
+        self.now = self.now.max(now);
+        let id = ctx.id;
+        match request {
+            Request::JoinGroup(r) => self.join_group(&ctx, r),
+            Request::SyncGroup(r) => self.sync_group(id, r),
+            Request::Heartbeat(r) => {
+                let error = self.heartbeat(&r.message);
+                self.respond(
+                    id,
+                    Response::Heartbeat(HeartbeatResponse { error_code: error }),
+                );
+            }
+            Request::LeaveGroup(r) => {
+                let resp = self.leave_group(r);
+                self.respond(id, Response::LeaveGroup(resp));
+            }
+            Request::OffsetCommit(r) => {
+                let resp = self.offset_commit(&r.message);
+                self.respond(id, Response::OffsetCommit(resp));
+            }
+            Request::OffsetFetch(r) => {
+                let resp = self.offset_fetch(&r.message);
+                self.respond(id, Response::OffsetFetch(resp));
+            }
+            Request::TxnOffsetCommit(r) => {
+                let resp = self.txn_offset_commit(&r.message);
+                self.respond(id, Response::TxnOffsetCommit(resp));
+            }
+            Request::DescribeGroups(r) => {
+                let resp = self.describe_groups(&r.message);
+                self.respond(id, Response::DescribeGroups(resp));
+            }
+            Request::ListGroups(r) => {
+                let resp = self.list_groups(&r.message);
+                self.respond(id, Response::ListGroups(resp));
+            }
+            Request::DeleteGroups(r) => {
+                let resp = self.delete_groups(&r.message);
+                self.respond(id, Response::DeleteGroups(resp));
+            }
+        }
+    }
+
+    /// Fires every timer whose deadline is at or before `now`.
+    pub fn handle_timeout(&mut self, now: u64) {
+        self.now = self.now.max(now);
+        while let Some(kind) = self.timers.pop_due(now) {
+            match kind {
+                TimerKind::Heartbeat { group, member } => self.expire_member(&group, &member),
+                TimerKind::Pending { group, member } => {
+                    if let Some(g) = self.groups.get_mut(&group) {
+                        if g.pending.remove(&member).is_some() {
+                            self.check_join(&group);
+                        }
+                    }
+                }
+                TimerKind::Join { group } => self.join_deadline(&group),
+                TimerKind::Sync { group, generation } => self.sync_deadline(&group, generation),
+            }
+        }
+    }
+
+    /// A transaction marker for `producer_id` has been written to this partition (WriteTxnMarkers):
+    /// its pending offsets become committed, or are dropped.
+    pub fn handle_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) {
+        self.append(LogEntry::Marker {
+            producer_id,
+            producer_epoch,
+            commit,
+            coordinator_epoch,
+        });
+    }
+
+    // ---- outputs -------------------------------------------------------------------------
+
+    fn respond(&mut self, id: RequestId, response: Response) {
+        self.outputs.push_back(Output::Response { id, response });
+    }
+
+    fn append(&mut self, entry: LogEntry) {
+        self.store
+            .replay(&entry)
+            .expect("the coordinator writes only entries of the right shape");
+        self.outputs.push_back(Output::Append(entry));
+    }
+
+    fn store_group(&mut self, group: &str) {
+        let Some(g) = self.groups.get(group) else {
+            return;
+        };
+        let value = g.record();
+        self.append(LogEntry::Plain(Record {
+            key: RecordKey::GroupMetadata {
+                group: group.to_owned(),
+            },
+            value: Some(RecordValue::GroupMetadata(value)),
+        }));
+    }
+
+    fn join_response(error: ErrorCode, member: &str) -> JoinGroupResponse {
+        JoinGroupResponse {
+            error_code: error,
+            generation_id: GenerationId::UNKNOWN,
+            protocol_type: None,
+            protocol_name: None,
+            leader: MemberId(String::new()),
+            skip_assignment: false,
+            member_id: MemberId(member.to_owned()),
+            members: vec![],
+        }
+    }
+
+    fn sync_error(error: ErrorCode) -> SyncGroupResponse {
+        SyncGroupResponse {
+            error_code: error,
+            protocol_type: None,
+            protocol_name: None,
+            assignment: vec![],
+        }
+    }
+
+    // ---- timers --------------------------------------------------------------------------
+
+    /// Kafka's `completeAndScheduleNextHeartbeatExpiration`: the member's session starts over.
+    fn schedule_heartbeat(&mut self, group: &str, member: &str, timeout_ms: Option<i32>) {
+        let Some(m) = self
+            .groups
+            .get_mut(group)
+            .and_then(|g| g.members.get_mut(member))
+        else {
+            return;
+        };
+        self.timers.cancel(m.heartbeat.take());
+        let timeout = timeout_ms.unwrap_or(m.session_timeout_ms).max(0) as u64;
+        m.heartbeat = Some(self.timers.schedule(
+            self.now + timeout,
+            TimerKind::Heartbeat {
+                group: group.to_owned(),
+                member: member.to_owned(),
+            },
+        ));
+    }
+
+    /// A member's timer fired: a new member that never completed a join, or a member that is
+    /// not waiting in a rebalance and sent nothing for its session timeout, is removed.
+    fn expire_member(&mut self, group: &str, member: &str) {
+        let Some(m) = self
+            .groups
+            .get_mut(group)
+            .and_then(|g| g.members.get_mut(member))
+        else {
+            return;
+        };
+        m.heartbeat = None;
+        let waiting = m.awaiting_join.is_some() || m.awaiting_sync.is_some();
+        if m.is_new || !waiting {
+            self.remove_member(group, member);
+        }
+    }
+
+    // ---- JoinGroup -----------------------------------------------------------------------
+
+    fn join_group(&mut self, ctx: &Context, r: Versioned<JoinGroupRequest>) {
+        let version = r.api_version;
+        let req = r.message;
+        let member = req.member_id.0.clone();
+        let reply = |c: &mut Self, e| {
+            c.respond(ctx.id, Response::JoinGroup(Self::join_response(e, &member)))
+        };
+        if req.group_id.0.is_empty() {
+            return reply(self, ErrorCode::InvalidGroupId);
+        }
+        let session = req.session_timeout_ms;
+        if session < self.config.group_min_session_timeout_ms
+            || session > self.config.group_max_session_timeout_ms
+        {
+            return reply(self, ErrorCode::InvalidSessionTimeout);
+        }
+        let gid = req.group_id.0.clone();
+        let unknown = member.is_empty();
+        if !self.groups.contains_key(&gid) {
+            if !unknown {
+                return reply(self, ErrorCode::UnknownMemberId);
+            }
+            self.groups.insert(gid.clone(), Group::new(&gid, self.now));
+        }
+        let g = self.groups.get(&gid).expect("present");
+        let accept = match g.state {
+            GroupState::Empty | GroupState::Dead => true,
+            GroupState::PreparingRebalance => {
+                g.members
+                    .get(&member)
+                    .is_some_and(|m| m.awaiting_join.is_some())
+                    || g.awaiting_join() < self.config.group_max_size
+            }
+            GroupState::CompletingRebalance | GroupState::Stable => {
+                g.has(&member) || g.members.len() < self.config.group_max_size
+            }
+        };
+        if !accept {
+            if g.has(&member) {
+                self.remove_member(&gid, &member);
+            }
+            let resp = Self::join_response(ErrorCode::GroupMaxSizeReached, "");
+            return self.respond(ctx.id, Response::JoinGroup(resp));
+        }
+        if unknown {
+            self.new_member_join(ctx, version, &gid, req);
+        } else {
+            self.current_member_join(ctx, version, &gid, req);
+        }
+        self.check_join(&gid);
+    }
+
+    fn new_member_join(&mut self, ctx: &Context, version: i16, gid: &str, req: JoinGroupRequest) {
+        let g = &self.groups[gid];
+        if g.state == GroupState::Dead {
+            let resp = Self::join_response(ErrorCode::CoordinatorNotAvailable, "");
+            return self.respond(ctx.id, Response::JoinGroup(resp));
+        }
+        if !g.supports(&req.protocol_type, &req.protocols) {
+            let resp = Self::join_response(ErrorCode::InconsistentGroupProtocol, "");
+            return self.respond(ctx.id, Response::JoinGroup(resp));
+        }
+        let prefix = match &req.group_instance_id {
+            Some(i) => i.0.clone(),
+            None => ctx.client_id.clone(),
+        };
+        let new_id = format!("{prefix}-{}", self.ids.next_suffix());
+        match &req.group_instance_id {
+            Some(instance) => match g.statics.get(&instance.0).cloned() {
+                Some(old) => self.replace_static_member(ctx, version, gid, &old, &new_id, req),
+                None => self.add_member_and_rebalance(ctx, version, gid, &new_id, req),
+            },
+            None if version >= 4 => {
+                // KIP-394: the member must come back with the id it is given.
+                let timer = self.timers.schedule(
+                    self.now + req.session_timeout_ms.max(0) as u64,
+                    TimerKind::Pending {
+                        group: gid.to_owned(),
+                        member: new_id.clone(),
+                    },
+                );
+                let g = self.groups.get_mut(gid).expect("present");
+                g.pending.insert(new_id.clone(), timer);
+                let resp = Self::join_response(ErrorCode::MemberIdRequired, &new_id);
+                self.respond(ctx.id, Response::JoinGroup(resp));
+            }
+            None => self.add_member_and_rebalance(ctx, version, gid, &new_id, req),
+        }
+    }
+
+    fn current_member_join(
+        &mut self,
+        ctx: &Context,
+        version: i16,
+        gid: &str,
+        req: JoinGroupRequest,
+    ) {
+        let member = req.member_id.0.clone();
+        let instance = req.group_instance_id.as_ref().map(|i| i.0.clone());
+        let g = &self.groups[gid];
+        let error = |c: &mut Self, e| {
+            c.respond(ctx.id, Response::JoinGroup(Self::join_response(e, &member)))
+        };
+        if g.state == GroupState::Dead {
+            return error(self, ErrorCode::CoordinatorNotAvailable);
+        }
+        if !g.supports(&req.protocol_type, &req.protocols) {
+            return error(self, ErrorCode::InconsistentGroupProtocol);
+        }
+        if g.pending.contains_key(&member) {
+            let g = self.groups.get_mut(gid).expect("present");
+            let timer = g.pending.remove(&member);
+            self.timers.cancel(timer);
+            return self.add_member_and_rebalance(ctx, version, gid, &member, req);
+        }
+        if let Some(e) = g.member_error(&member, instance.as_deref()) {
+            return error(self, e);
+        }
+        match g.state {
+            GroupState::PreparingRebalance => {
+                self.update_member_and_rebalance(ctx, version, gid, req)
+            }
+            GroupState::CompletingRebalance => {
+                if g.members[&member].same_protocols(&req.protocols) {
+                    // A retry: answer with the current generation (the leader gets the list).
+                    let resp = self.current_generation_response(gid, &member, g.is_leader(&member));
+                    self.respond(ctx.id, Response::JoinGroup(resp));
+                } else {
+                    self.update_member_and_rebalance(ctx, version, gid, req);
+                }
+            }
+            GroupState::Stable => {
+                if g.is_leader(&member) || !g.members[&member].same_protocols(&req.protocols) {
+                    // The leader rejoining (it may have seen a metadata change) or a member
+                    // whose subscription changed starts a rebalance.
+                    self.update_member_and_rebalance(ctx, version, gid, req);
+                } else {
+                    let resp = self.current_generation_response(gid, &member, false);
+                    self.respond(ctx.id, Response::JoinGroup(resp));
+                }
+            }
+            GroupState::Empty | GroupState::Dead => error(self, ErrorCode::UnknownMemberId),
+        }
+    }
+
+    fn current_generation_response(
+        &self,
+        gid: &str,
+        member: &str,
+        with_members: bool,
+    ) -> JoinGroupResponse {
+        let g = &self.groups[gid];
+        JoinGroupResponse {
+            error_code: ErrorCode::None,
+            generation_id: GenerationId(g.generation),
+            protocol_type: g.protocol_type.clone(),
+            protocol_name: g.protocol_name.clone(),
+            leader: MemberId(g.leader.clone().unwrap_or_default()),
+            skip_assignment: false,
+            member_id: MemberId(member.to_owned()),
+            members: if with_members {
+                g.member_list()
+            } else {
+                vec![]
+            },
+        }
+    }
+
+    fn add_member_and_rebalance(
+        &mut self,
+        ctx: &Context,
+        version: i16,
+        gid: &str,
+        id: &str,
+        req: JoinGroupRequest,
+    ) {
+        let g = self.groups.get_mut(gid).expect("present");
+        if g.state == GroupState::PreparingRebalance && g.generation == 0 {
+            g.new_member_added = true;
+        }
+        g.add(Member {
+            id: id.to_owned(),
+            instance: req.group_instance_id.map(|i| i.0),
+            client_id: ctx.client_id.clone(),
+            client_host: ctx.client_host.clone(),
+            session_timeout_ms: req.session_timeout_ms,
+            rebalance_timeout_ms: req.rebalance_timeout_ms,
+            protocol_type: req.protocol_type,
+            protocols: req.protocols,
+            assignment: vec![],
+            awaiting_join: Some((ctx.id, version)),
+            awaiting_sync: None,
+            is_new: true,
+            heartbeat: None,
+        });
+        let timeout = self.config.new_member_join_timeout_ms;
+        self.schedule_heartbeat(gid, id, Some(timeout));
+        self.maybe_prepare_rebalance(gid);
+    }
+
+    fn update_member_and_rebalance(
+        &mut self,
+        ctx: &Context,
+        version: i16,
+        gid: &str,
+        req: JoinGroupRequest,
+    ) {
+        let g = self.groups.get_mut(gid).expect("present");
+        let m = g.members.get_mut(&req.member_id.0).expect("validated");
+        m.protocols = req.protocols;
+        m.session_timeout_ms = req.session_timeout_ms;
+        m.rebalance_timeout_ms = req.rebalance_timeout_ms;
+        let superseded = m.awaiting_join.replace((ctx.id, version));
+        if let Some((old, _)) = superseded {
+            self.outputs.push_back(Output::Abandoned { id: old });
+        }
+        self.maybe_prepare_rebalance(gid);
+    }
+
+    /// KIP-345: a known `group.instance.id` joins with an empty member id. The new id takes the
+    /// old member's place; requests the old id was waiting on are answered FENCED_INSTANCE_ID.
+    fn replace_static_member(
+        &mut self,
+        ctx: &Context,
+        version: i16,
+        gid: &str,
+        old: &str,
+        new: &str,
+        req: JoinGroupRequest,
+    ) {
+        let g = self.groups.get_mut(gid).expect("present");
+        let leader_before = g.leader.clone();
+        let Some(mut m) = g.members.remove(old) else {
+            return;
+        };
+        let pos = g.order.iter().position(|x| x == old);
+        let fenced_join = m.awaiting_join.take();
+        let fenced_sync = m.awaiting_sync.take();
+        m.id = new.to_owned();
+        m.protocols = req.protocols;
+        m.session_timeout_ms = req.session_timeout_ms;
+        m.rebalance_timeout_ms = req.rebalance_timeout_ms;
+        m.client_id = ctx.client_id.clone();
+        m.client_host = ctx.client_host.clone();
+        if let Some(p) = pos {
+            g.order[p] = new.to_owned();
+        }
+        if let Some(i) = &m.instance {
+            g.statics.insert(i.clone(), new.to_owned());
+        }
+        if g.pending_sync.remove(old) {
+            g.pending_sync.insert(new.to_owned());
+        }
+        if g.is_leader(old) {
+            g.leader = Some(new.to_owned());
+        }
+        let heartbeat = m.heartbeat.take();
+        g.members.insert(new.to_owned(), m);
+        self.timers.cancel(heartbeat);
+        if let Some((id, _)) = fenced_join {
+            let resp = Self::join_response(ErrorCode::FencedInstanceId, old);
+            self.respond(id, Response::JoinGroup(resp));
+        }
+        if let Some(id) = fenced_sync {
+            self.respond(
+                id,
+                Response::SyncGroup(Self::sync_error(ErrorCode::FencedInstanceId)),
+            );
+        }
+        self.schedule_heartbeat(gid, new, None);
+        let g = self.groups.get_mut(gid).expect("present");
+        match g.state {
+            GroupState::Stable => {
+                if g.select_protocol() == g.protocol_name {
+                    // Nothing the group agreed on changes: store the new id, no rebalance. The
+                    // persisted leader is returned so that a replaced leader knows it led; from
+                    // v9 the leader gets the member list and skips the assignment (KIP-814).
+                    self.store_group(gid);
+                    let g = &self.groups[gid];
+                    let lead = g.is_leader(new) && version >= 9;
+                    let resp = JoinGroupResponse {
+                        error_code: ErrorCode::None,
+                        generation_id: GenerationId(g.generation),
+                        protocol_type: g.protocol_type.clone(),
+                        protocol_name: g.protocol_name.clone(),
+                        leader: MemberId(leader_before.unwrap_or_default()),
+                        skip_assignment: lead,
+                        member_id: MemberId(new.to_owned()),
+                        members: if lead { g.member_list() } else { vec![] },
+                    };
+                    self.respond(ctx.id, Response::JoinGroup(resp));
+                } else {
+                    self.mark_joining(gid, new, ctx.id, version);
+                    self.maybe_prepare_rebalance(gid);
+                }
+            }
+            GroupState::CompletingRebalance => {
+                // The leader may already have been sent the old id; start over.
+                self.mark_joining(gid, new, ctx.id, version);
+                self.prepare_rebalance(gid);
+            }
+            GroupState::PreparingRebalance => self.mark_joining(gid, new, ctx.id, version),
+            GroupState::Empty | GroupState::Dead => {
+                // A group without members has no static member to replace.
+                self.mark_joining(gid, new, ctx.id, version);
+            }
+        }
+    }
+
+    fn mark_joining(&mut self, gid: &str, member: &str, id: RequestId, version: i16) {
+        if let Some(m) = self
+            .groups
+            .get_mut(gid)
+            .and_then(|g| g.members.get_mut(member))
+        {
+            if let Some((old, _)) = m.awaiting_join.replace((id, version)) {
+                self.outputs.push_back(Output::Abandoned { id: old });
+            }
+        }
+    }
+
+    /// Kafka's `maybePrepareRebalance`: from Empty, Stable or CompletingRebalance.
+    fn maybe_prepare_rebalance(&mut self, gid: &str) {
+        let can = matches!(
+            self.groups[gid].state,
+            GroupState::Empty | GroupState::Stable | GroupState::CompletingRebalance
+        );
+        if can {
+            self.prepare_rebalance(gid);
+        }
+    }
+
+    /// Kafka's `prepareRebalance`: SyncGroups waiting in CompletingRebalance get
+    /// REBALANCE_IN_PROGRESS, and the join phase starts (with KIP-134's delay for an empty
+    /// group).
+    fn prepare_rebalance(&mut self, gid: &str) {
+        let now = self.now;
+        let delay = self.config.group_initial_rebalance_delay_ms;
+        let g = self.groups.get_mut(gid).expect("present");
+        let mut answers = vec![];
+        if g.state == GroupState::CompletingRebalance {
+            for m in g.members.values_mut() {
+                m.assignment.clear();
+                if let Some(id) = m.awaiting_sync.take() {
+                    answers.push(id);
+                }
+            }
+        }
+        let sync_timer = g.sync_timer.take();
+        let join_timer = g.join_timer.take().map(|(t, _)| t);
+        let wait = if g.state == GroupState::Empty {
+            JoinWait::Initial {
+                remaining_ms: i64::from((g.rebalance_timeout_ms() - delay).max(0)),
+            }
+        } else {
+            JoinWait::Rebalance
+        };
+        let after = match wait {
+            JoinWait::Initial { .. } => delay,
+            JoinWait::Rebalance => g.rebalance_timeout_ms(),
+        };
+        g.state = GroupState::PreparingRebalance;
+        g.state_timestamp = now as i64;
+        self.timers.cancel(sync_timer);
+        self.timers.cancel(join_timer);
+        let t = self.timers.schedule(
+            now + after.max(0) as u64,
+            TimerKind::Join {
+                group: gid.to_owned(),
+            },
+        );
+        self.groups.get_mut(gid).expect("present").join_timer = Some((t, wait));
+        for id in answers {
+            self.respond(
+                id,
+                Response::SyncGroup(Self::sync_error(ErrorCode::RebalanceInProgress)),
+            );
+        }
+        // As Kafka's purgatory tries a delayed join at once: it may already be complete.
+        self.check_join(gid);
+    }
+
+    /// The join phase ends early when every member has rejoined (not during the initial delay,
+    /// which always runs its course).
+    fn check_join(&mut self, gid: &str) {
+        let Some(g) = self.groups.get(gid) else {
+            return;
+        };
+        let rebalance = matches!(g.join_timer, Some((_, JoinWait::Rebalance)));
+        if g.state == GroupState::PreparingRebalance && rebalance && g.all_joined() {
+            self.complete_join(gid);
+        }
+    }
+
+    fn join_deadline(&mut self, gid: &str) {
+        let Some(g) = self.groups.get_mut(gid) else {
+            return;
+        };
+        let Some((_, wait)) = g.join_timer.take() else {
+            return;
+        };
+        if let JoinWait::Initial { remaining_ms } = wait {
+            if g.new_member_added && remaining_ms > 0 {
+                // Members are still arriving: wait another delay, within the rebalance timeout.
+                g.new_member_added = false;
+                let delay = i64::from(self.config.group_initial_rebalance_delay_ms);
+                let next = delay.min(remaining_ms);
+                let t = self.timers.schedule(
+                    self.now + next.max(0) as u64,
+                    TimerKind::Join {
+                        group: gid.to_owned(),
+                    },
+                );
+                g.join_timer = Some((
+                    t,
+                    JoinWait::Initial {
+                        remaining_ms: (remaining_ms - next).max(0),
+                    },
+                ));
+                return;
+            }
+        }
+        self.complete_join(gid);
+    }
+
+    /// Kafka's `onCompleteJoin`: dynamic members that did not rejoin are dropped, a new
+    /// generation starts, and every waiting JoinGroup is answered (the leader with the member
+    /// list).
+    fn complete_join(&mut self, gid: &str) {
+        let now = self.now;
+        let g = self.groups.get_mut(gid).expect("present");
+        if let Some((t, _)) = g.join_timer.take() {
+            self.timers.cancel(Some(t));
+        }
+        let dropped: Vec<String> = g
+            .members
+            .values()
+            .filter(|m| m.awaiting_join.is_none() && m.instance.is_none())
+            .map(|m| m.id.clone())
+            .collect();
+        for id in &dropped {
+            if let Some(m) = g.remove(id) {
+                self.timers.cancel(m.heartbeat);
+            }
+        }
+        let g = self.groups.get_mut(gid).expect("present");
+        // The leader must be a member that rejoined; otherwise the first one that did.
+        let leader_joined = g
+            .leader
+            .as_ref()
+            .and_then(|l| g.members.get(l))
+            .is_some_and(|m| m.awaiting_join.is_some());
+        if !leader_joined {
+            g.leader = g
+                .order
+                .iter()
+                .find(|id| g.members[*id].awaiting_join.is_some())
+                .cloned();
+        }
+        if g.leader.is_none() && !g.members.is_empty() {
+            // Only static members that did not rejoin are left: wait another rebalance timeout
+            // for their sessions to end or for them to come back.
+            let t = self.timers.schedule(
+                now + g.rebalance_timeout_ms().max(0) as u64,
+                TimerKind::Join {
+                    group: gid.to_owned(),
+                },
+            );
+            g.join_timer = Some((t, JoinWait::Rebalance));
+            return;
+        }
+        g.generation += 1;
+        g.state_timestamp = now as i64;
+        g.pending_sync.clear();
+        if g.members.is_empty() {
+            g.protocol_name = None;
+            g.state = GroupState::Empty;
+            self.store_group(gid);
+            return;
+        }
+        g.protocol_name = g.select_protocol();
+        g.state = GroupState::CompletingRebalance;
+        let list = g.member_list();
+        let mut answers = vec![];
+        let ids = g.order.clone();
+        for id in &ids {
+            let m = g.members.get_mut(id).expect("listed");
+            m.is_new = false;
+            if let Some((req, _)) = m.awaiting_join.take() {
+                let lead = g.leader.as_deref() == Some(id.as_str());
+                answers.push((
+                    req,
+                    JoinGroupResponse {
+                        error_code: ErrorCode::None,
+                        generation_id: GenerationId(g.generation),
+                        protocol_type: g.protocol_type.clone(),
+                        protocol_name: g.protocol_name.clone(),
+                        leader: MemberId(g.leader.clone().unwrap_or_default()),
+                        skip_assignment: false,
+                        member_id: MemberId(id.clone()),
+                        members: if lead { list.clone() } else { vec![] },
+                    },
+                ));
+            }
+            g.pending_sync.insert(id.clone());
+        }
+        let generation = g.generation;
+        let timeout = g.rebalance_timeout_ms().max(0) as u64;
+        for (req, resp) in answers {
+            self.respond(req, Response::JoinGroup(resp));
+        }
+        for id in &ids {
+            self.schedule_heartbeat(gid, id, None);
+        }
+        let t = self.timers.schedule(
+            now + timeout,
+            TimerKind::Sync {
+                group: gid.to_owned(),
+                generation,
+            },
+        );
+        self.groups.get_mut(gid).expect("present").sync_timer = Some(t);
+    }
+
+    /// Members that have not sent SyncGroup within the rebalance timeout are removed and the
+    /// group rebalances.
+    fn sync_deadline(&mut self, gid: &str, generation: i32) {
+        let Some(g) = self.groups.get_mut(gid) else {
+            return;
+        };
+        g.sync_timer = None;
+        let live = matches!(
+            g.state,
+            GroupState::CompletingRebalance | GroupState::Stable
+        );
+        if g.generation != generation || !live || g.pending_sync.is_empty() {
+            return;
+        }
+        let late: Vec<String> = g.pending_sync.drain().collect();
+        for id in late {
+            if let Some(m) = g.remove(&id) {
+                self.timers.cancel(m.heartbeat);
+            }
+        }
+        self.prepare_rebalance(gid);
+    }
+
+    /// Kafka's `removeMemberAndUpdateGroup`: a waiting JoinGroup is answered
+    /// UNKNOWN_MEMBER_ID, and the group rebalances (or its join phase may now be complete).
+    fn remove_member(&mut self, gid: &str, member: &str) {
+        let Some(g) = self.groups.get_mut(gid) else {
+            return;
+        };
+        let Some(m) = g.remove(member) else { return };
+        self.timers.cancel(m.heartbeat);
+        if let Some((id, _)) = m.awaiting_join {
+            let resp = Self::join_response(ErrorCode::UnknownMemberId, "");
+            self.respond(id, Response::JoinGroup(resp));
+        }
+        if let Some(id) = m.awaiting_sync {
+            // Kafka answers a removed member's waiting JoinGroup but not its SyncGroup.
+            self.outputs.push_back(Output::Abandoned { id });
+        }
+        match self.groups[gid].state {
+            GroupState::Stable | GroupState::CompletingRebalance => {
+                self.maybe_prepare_rebalance(gid)
+            }
+            GroupState::PreparingRebalance => self.check_join(gid),
+            GroupState::Empty | GroupState::Dead => {}
+        }
+    }
+
+    // ---- SyncGroup -----------------------------------------------------------------------
+
+    fn sync_group(&mut self, id: RequestId, r: Versioned<SyncGroupRequest>) {
+        let req = r.message;
+        let gid = req.group_id.0.clone();
+        let member = req.member_id.0.clone();
+        let instance = req.group_instance_id.as_ref().map(|i| i.0.as_str());
+        let reply = |c: &mut Self, e| c.respond(id, Response::SyncGroup(Self::sync_error(e)));
+        if gid.is_empty() {
+            return reply(self, ErrorCode::InvalidGroupId);
+        }
+        let Some(g) = self.groups.get(&gid) else {
+            return reply(self, ErrorCode::UnknownMemberId);
+        };
+        if g.state == GroupState::Dead {
+            return reply(self, ErrorCode::CoordinatorNotAvailable);
+        }
+        if let Some(e) = g.member_error(&member, instance) {
+            return reply(self, e);
+        }
+        if req.generation_id.0 != g.generation {
+            return reply(self, ErrorCode::IllegalGeneration);
+        }
+        let type_differs = req
+            .protocol_type
+            .as_ref()
+            .is_some_and(|t| g.protocol_type.as_ref() != Some(t));
+        let name_differs = req
+            .protocol_name
+            .as_ref()
+            .is_some_and(|n| g.protocol_name.as_ref() != Some(n));
+        if type_differs || name_differs {
+            return reply(self, ErrorCode::InconsistentGroupProtocol);
+        }
+        match g.state {
+            GroupState::Empty => reply(self, ErrorCode::UnknownMemberId),
+            GroupState::PreparingRebalance => reply(self, ErrorCode::RebalanceInProgress),
+            GroupState::CompletingRebalance => {
+                let is_leader = g.is_leader(&member);
+                let g = self.groups.get_mut(&gid).expect("present");
+                g.pending_sync.remove(&member);
+                let m = g.members.get_mut(&member).expect("validated");
+                if let Some(old) = m.awaiting_sync.replace(id) {
+                    self.outputs.push_back(Output::Abandoned { id: old });
+                }
+                if is_leader {
+                    self.set_assignment(&gid, req.assignments);
+                }
+            }
+            GroupState::Stable => {
+                let g = self.groups.get_mut(&gid).expect("present");
+                g.pending_sync.remove(&member);
+                let resp = SyncGroupResponse {
+                    error_code: ErrorCode::None,
+                    protocol_type: g.protocol_type.clone(),
+                    protocol_name: g.protocol_name.clone(),
+                    assignment: g.members[&member].assignment.clone(),
+                };
+                self.respond(id, Response::SyncGroup(resp));
+                self.schedule_heartbeat(&gid, &member, None);
+            }
+            GroupState::Dead => reply(self, ErrorCode::CoordinatorNotAvailable),
+        }
+    }
+
+    /// The leader's assignment: members it left out get an empty one; the group is stored,
+    /// becomes Stable, and every waiting SyncGroup is answered.
+    fn set_assignment(&mut self, gid: &str, assignments: Vec<SyncGroupAssignment>) {
+        let now = self.now;
+        let g = self.groups.get_mut(gid).expect("present");
+        let mut given: HashMap<String, Vec<u8>> = assignments
+            .into_iter()
+            .map(|a| (a.member_id.0, a.assignment))
+            .collect();
+        for m in g.members.values_mut() {
+            m.assignment = given.remove(&m.id).unwrap_or_default();
+        }
+        g.state = GroupState::Stable;
+        g.state_timestamp = now as i64;
+        self.store_group(gid);
+        let g = self.groups.get_mut(gid).expect("present");
+        let mut answers = vec![];
+        let ids = g.order.clone();
+        for id in &ids {
+            let m = g.members.get_mut(id).expect("listed");
+            if let Some(req) = m.awaiting_sync.take() {
+                answers.push((
+                    req,
+                    id.clone(),
+                    SyncGroupResponse {
+                        error_code: ErrorCode::None,
+                        protocol_type: g.protocol_type.clone(),
+                        protocol_name: g.protocol_name.clone(),
+                        assignment: m.assignment.clone(),
+                    },
+                ));
+            }
+        }
+        for (req, member, resp) in answers {
+            self.respond(req, Response::SyncGroup(resp));
+            self.schedule_heartbeat(gid, &member, None);
+        }
+    }
+
+    // ---- Heartbeat, LeaveGroup -----------------------------------------------------------
+
+    fn heartbeat(&mut self, req: &HeartbeatRequest) -> ErrorCode {
+        let gid = req.group_id.0.as_str();
+        if gid.is_empty() {
+            return ErrorCode::InvalidGroupId;
+        }
+        let member = req.member_id.0.as_str();
+        let instance = req.group_instance_id.as_ref().map(|i| i.0.as_str());
+        let Some(g) = self.groups.get(gid) else {
+            return ErrorCode::UnknownMemberId;
+        };
+        if g.state == GroupState::Dead {
+            return ErrorCode::CoordinatorNotAvailable;
+        }
+        if let Some(e) = g.member_error(member, instance) {
+            return e;
+        }
+        if req.generation_id.0 != g.generation {
+            return ErrorCode::IllegalGeneration;
+        }
+        let error = match g.state {
+            GroupState::Empty => return ErrorCode::UnknownMemberId,
+            GroupState::PreparingRebalance => ErrorCode::RebalanceInProgress,
+            GroupState::CompletingRebalance | GroupState::Stable => ErrorCode::None,
+            GroupState::Dead => return ErrorCode::CoordinatorNotAvailable,
+        };
+        let (gid, member) = (gid.to_owned(), member.to_owned());
+        self.schedule_heartbeat(&gid, &member, None);
+        error
+    }
+
+    fn leave_group(&mut self, r: Versioned<LeaveGroupRequest>) -> LeaveGroupResponse {
+        let req = r.message;
+        let gid = req.group_id.0.clone();
+        let top = |e| LeaveGroupResponse {
+            error_code: e,
+            members: vec![],
+        };
+        if gid.is_empty() {
+            return top(ErrorCode::InvalidGroupId);
+        }
+        let mut results = vec![];
+        match self.groups.get(&gid).map(|g| g.state) {
+            None => {
+                for m in &req.members {
+                    results.push((m, ErrorCode::UnknownMemberId));
+                }
+            }
+            Some(GroupState::Dead) => return top(ErrorCode::CoordinatorNotAvailable),
+            Some(_) => {
+                for m in &req.members {
+                    let error = self.leave_one(&gid, m);
+                    results.push((m, error));
+                }
+            }
+        }
+        if r.api_version < 3 {
+            // One member, its outcome as the top-level error.
+            let error = results.first().map_or(ErrorCode::None, |(_, e)| *e);
+            return top(error);
+        }
+        LeaveGroupResponse {
+            error_code: ErrorCode::None,
+            members: results
+                .into_iter()
+                .map(|(m, error_code)| LeaveGroupMemberResponse {
+                    member_id: m.member_id.clone(),
+                    group_instance_id: m.group_instance_id.clone(),
+                    error_code,
+                })
+                .collect(),
+        }
+    }
+
+    fn leave_one(&mut self, gid: &str, m: &LeaveGroupMember) -> ErrorCode {
+        let g = &self.groups[gid];
+        let member = m.member_id.0.as_str();
+        let instance = m.group_instance_id.as_ref().map(|i| i.0.as_str());
+        if member.is_empty() {
+            // Administrative removal by instance id (KIP-345).
+            return match instance.and_then(|i| g.statics.get(i)).cloned() {
+                Some(current) => {
+                    self.remove_member(gid, &current);
+                    ErrorCode::None
+                }
+                None => ErrorCode::UnknownMemberId,
+            };
+        }
+        if g.pending.contains_key(member) {
+            let g = self.groups.get_mut(gid).expect("present");
+            let timer = g.pending.remove(member);
+            self.timers.cancel(timer);
+            self.check_join(gid);
+            return ErrorCode::None;
+        }
+        if let Some(e) = g.member_error(member, instance) {
+            return e;
+        }
+        let member = member.to_owned();
+        self.remove_member(gid, &member);
+        ErrorCode::None
+    }
+
+    // ---- offsets -------------------------------------------------------------------------
+
+    /// Kafka's `validateOffsetCommit`.
+    fn commit_error(
+        g: &Group,
+        generation: i32,
+        member: &str,
+        instance: Option<&str>,
+        transactional: bool,
+    ) -> Option<ErrorCode> {
+        if g.state == GroupState::Dead {
+            return Some(ErrorCode::CoordinatorNotAvailable);
+        }
+        if generation >= 0 || !member.is_empty() || instance.is_some() {
+            if let Some(e) = g.member_error(member, instance) {
+                return Some(e);
+            }
+            if generation != g.generation {
+                return Some(ErrorCode::IllegalGeneration);
+            }
+            None
+        } else if !transactional && g.state != GroupState::Empty {
+            // Only members commit for a group with members.
+            Some(ErrorCode::UnknownMemberId)
+        } else {
+            None
+        }
+    }
+
+    fn offset_value(&self, p: &OffsetCommitPartition) -> OffsetCommitValue {
+        OffsetCommitValue {
+            offset: p.committed_offset,
+            leader_epoch: p.committed_leader_epoch,
+            metadata: p.committed_metadata.clone().unwrap_or_default(),
+            commit_timestamp: self.now as i64,
+            expire_timestamp: -1,
+        }
+    }
+
+    fn offset_commit(&mut self, req: &OffsetCommitRequest) -> OffsetCommitResponse {
+        let all = |e| OffsetCommitResponse {
+            partitions: req
+                .partitions
+                .iter()
+                .map(|p| (p.partition.clone(), e))
+                .collect(),
+        };
+        let gid = req.group_id.0.clone();
+        let generation = req.generation_id.0;
+        let member = req.member_id.0.as_str();
+        let instance = req.group_instance_id.as_ref().map(|i| i.0.as_str());
+        if !self.groups.contains_key(&gid) {
+            if generation >= 0 {
+                // A member of a group the coordinator does not have: an old generation.
+                return all(ErrorCode::IllegalGeneration);
+            }
+            // A standalone commit (no group management): the group is created Empty.
+            self.groups.insert(gid.clone(), Group::new(&gid, self.now));
+        }
+        let g = &self.groups[&gid];
+        if let Some(e) = Self::commit_error(g, generation, member, instance, false) {
+            return all(e);
+        }
+        if g.state == GroupState::CompletingRebalance {
+            // The member has its new generation but not its assignment yet.
+            return all(ErrorCode::RebalanceInProgress);
+        }
+        if g.has(member) {
+            let member = member.to_owned();
+            self.schedule_heartbeat(&gid, &member, None);
+        }
+        let mut out = vec![];
+        for p in &req.partitions {
+            let too_large = p
+                .committed_metadata
+                .as_ref()
+                .is_some_and(|m| m.len() > self.config.offset_metadata_max_bytes);
+            if too_large {
+                out.push((p.partition.clone(), ErrorCode::OffsetMetadataTooLarge));
+                continue;
+            }
+            let value = self.offset_value(p);
+            self.append(LogEntry::Plain(Record {
+                key: RecordKey::OffsetCommit {
+                    group: gid.clone(),
+                    topic: p.partition.topic.clone(),
+                    partition: p.partition.partition,
+                },
+                value: Some(RecordValue::OffsetCommit(value)),
+            }));
+            out.push((p.partition.clone(), ErrorCode::None));
+        }
+        OffsetCommitResponse { partitions: out }
+    }
+
+    fn txn_offset_commit(&mut self, req: &TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
+        let all = |e| TxnOffsetCommitResponse {
+            partitions: req
+                .partitions
+                .iter()
+                .map(|p| (p.partition.clone(), e))
+                .collect(),
+        };
+        let gid = req.group_id.0.clone();
+        if gid.is_empty() {
+            return all(ErrorCode::InvalidGroupId);
+        }
+        self.groups
+            .entry(gid.clone())
+            .or_insert_with(|| Group::new(&gid, self.now));
+        let g = &self.groups[&gid];
+        let member = req.member_id.0.as_str();
+        let instance = req.group_instance_id.as_ref().map(|i| i.0.as_str());
+        if let Some(e) = Self::commit_error(g, req.generation_id.0, member, instance, true) {
+            return all(e);
+        }
+        if self.store.stale_epoch(req.producer_id, req.producer_epoch) {
+            // The partition's producer state refuses an append of a superseded epoch.
+            return all(ErrorCode::InvalidProducerEpoch);
+        }
+        let mut out = vec![];
+        for p in &req.partitions {
+            let too_large = p
+                .committed_metadata
+                .as_ref()
+                .is_some_and(|m| m.len() > self.config.offset_metadata_max_bytes);
+            if too_large {
+                out.push((p.partition.clone(), ErrorCode::OffsetMetadataTooLarge));
+                continue;
+            }
+            let value = self.offset_value(p);
+            self.append(LogEntry::Transactional {
+                producer_id: req.producer_id,
+                producer_epoch: req.producer_epoch,
+                record: Record {
+                    key: RecordKey::OffsetCommit {
+                        group: gid.clone(),
+                        topic: p.partition.topic.clone(),
+                        partition: p.partition.partition,
+                    },
+                    value: Some(RecordValue::OffsetCommit(value)),
+                },
+            });
+            out.push((p.partition.clone(), ErrorCode::None));
+        }
+        TxnOffsetCommitResponse { partitions: out }
+    }
+
+    fn offset_fetch(&self, req: &OffsetFetchRequest) -> OffsetFetchResponse {
+        let gid = req.group_id.0.as_str();
+        let entry = |tp: &TopicPartition| {
+            if req.require_stable && self.store.has_pending(gid, &tp.topic, tp.partition) {
+                return OffsetFetchPartition {
+                    partition: tp.clone(),
+                    committed_offset: -1,
+                    committed_leader_epoch: -1,
+                    metadata: None,
+                    error_code: ErrorCode::UnstableOffsetCommit,
+                };
+            }
+            match self.store.offset(gid, &tp.topic, tp.partition) {
+                Some(c) => OffsetFetchPartition {
+                    partition: tp.clone(),
+                    committed_offset: c.value.offset,
+                    committed_leader_epoch: c.value.leader_epoch,
+                    metadata: Some(c.value.metadata.clone()),
+                    error_code: ErrorCode::None,
+                },
+                None => OffsetFetchPartition {
+                    partition: tp.clone(),
+                    committed_offset: -1,
+                    committed_leader_epoch: -1,
+                    metadata: Some(String::new()),
+                    error_code: ErrorCode::None,
+                },
+            }
+        };
+        let partitions = match &req.partitions {
+            Some(list) => list.iter().map(entry).collect(),
+            None => {
+                let mut all: Vec<TopicPartition> = self
+                    .store
+                    .offsets(gid)
+                    .map(|((t, p), _)| TopicPartition::new(t.clone(), *p))
+                    .collect();
+                all.sort();
+                all.iter().map(entry).collect()
+            }
+        };
+        OffsetFetchResponse {
+            error_code: ErrorCode::None,
+            partitions,
+        }
+    }
+
+    // ---- admin ---------------------------------------------------------------------------
+
+    fn describe_groups(&self, req: &DescribeGroupsRequest) -> DescribeGroupsResponse {
+        let groups = req
+            .groups
+            .iter()
+            .map(|gid| match self.groups.get(&gid.0) {
+                None => DescribedGroup {
+                    error_code: ErrorCode::None,
+                    group_id: gid.clone(),
+                    group_state: GroupState::Dead.name().to_owned(),
+                    protocol_type: String::new(),
+                    protocol_data: String::new(),
+                    members: vec![],
+                },
+                Some(g) => {
+                    let stable = g.state == GroupState::Stable;
+                    let protocol = g.protocol_name.clone().unwrap_or_default();
+                    DescribedGroup {
+                        error_code: ErrorCode::None,
+                        group_id: gid.clone(),
+                        group_state: g.state.name().to_owned(),
+                        protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                        protocol_data: if stable {
+                            protocol.clone()
+                        } else {
+                            String::new()
+                        },
+                        members: g
+                            .order
+                            .iter()
+                            .filter_map(|id| g.members.get(id))
+                            .map(|m| DescribedMember {
+                                member_id: MemberId(m.id.clone()),
+                                group_instance_id: m.instance.clone().map(GroupInstanceId),
+                                client_id: m.client_id.clone(),
+                                client_host: m.client_host.clone(),
+                                member_metadata: if stable {
+                                    m.metadata(&protocol)
+                                } else {
+                                    vec![]
+                                },
+                                member_assignment: if stable {
+                                    m.assignment.clone()
+                                } else {
+                                    vec![]
+                                },
+                            })
+                            .collect(),
+                    }
+                }
+            })
+            .collect();
+        DescribeGroupsResponse { groups }
+    }
+
+    fn list_groups(&self, req: &ListGroupsRequest) -> ListGroupsResponse {
+        let mut groups: Vec<ListedGroup> = self
+            .groups
+            .values()
+            .filter(|g| g.state != GroupState::Dead)
+            .filter(|g| {
+                req.states_filter.is_empty()
+                    || req.states_filter.iter().any(|s| s == g.state.name())
+            })
+            .map(|g| ListedGroup {
+                group_id: GroupId(g.id.clone()),
+                protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                group_state: g.state.name().to_owned(),
+            })
+            .collect();
+        groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        ListGroupsResponse {
+            error_code: ErrorCode::None,
+            groups,
+        }
+    }
+
+    /// DeleteGroups: an Empty group is removed with its offsets (tombstones for each committed
+    /// offset and for the group record).
+    fn delete_groups(&mut self, req: &DeleteGroupsRequest) -> DeleteGroupsResponse {
+        let mut results = vec![];
+        for gid in &req.groups {
+            let error = match self.groups.get(&gid.0).map(|g| g.state) {
+                None | Some(GroupState::Dead) => ErrorCode::GroupIdNotFound,
+                Some(GroupState::Empty) => {
+                    self.delete_group(&gid.0);
+                    ErrorCode::None
+                }
+                Some(_) => ErrorCode::NonEmptyGroup,
+            };
+            results.push((gid.clone(), error));
+        }
+        DeleteGroupsResponse { results }
+    }
+
+    fn delete_group(&mut self, gid: &str) {
+        let parts: Vec<(String, i32)> = self.store.offsets(gid).map(|(p, _)| p.clone()).collect();
+        for (topic, partition) in parts {
+            self.append(LogEntry::Plain(Record {
+                key: RecordKey::OffsetCommit {
+                    group: gid.to_owned(),
+                    topic,
+                    partition,
+                },
+                value: None,
+            }));
+        }
+        if self.store.group(gid).is_some() {
+            self.append(LogEntry::Plain(Record {
+                key: RecordKey::GroupMetadata {
+                    group: gid.to_owned(),
+                },
+                value: None,
+            }));
+        }
+        if let Some(g) = self.groups.remove(gid) {
+            for (_, t) in g.pending {
+                self.timers.cancel(Some(t));
+            }
+            self.timers.cancel(g.join_timer.map(|(t, _)| t));
+            self.timers.cancel(g.sync_timer);
+        }
+    }
+}
