@@ -66,6 +66,10 @@ pub struct Config {
     /// How long a new member's JoinGroup may wait before the member is dropped (Kafka's
     /// `NewMemberJoinTimeoutMs`, five minutes).
     pub new_member_join_timeout_ms: i32,
+    /// `offsets.retention.ms` (KIP-211: counted from when the group became Empty).
+    pub offsets_retention_ms: i64,
+    /// `offsets.retention.check.interval.ms`: how often expired offsets are removed.
+    pub offsets_retention_check_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -77,6 +81,8 @@ impl Default for Config {
             group_initial_rebalance_delay_ms: 3_000,
             offset_metadata_max_bytes: 4_096,
             new_member_join_timeout_ms: 300_000,
+            offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
+            offsets_retention_check_interval_ms: 600_000,
         }
     }
 }
@@ -231,6 +237,10 @@ struct Group {
     sync_timer: Option<TimerId>,
     /// A member joined during an initial delay (the delay may be extended).
     new_member_added: bool,
+    /// How many members have a JoinGroup waiting (kept, so that a join costs O(1)).
+    joining: usize,
+    /// For each protocol name, how many members support it (Kafka's `supportedProtocols`).
+    protocol_counts: HashMap<String, usize>,
     state_timestamp: i64,
 }
 
@@ -251,8 +261,47 @@ impl Group {
             join_timer: None,
             sync_timer: None,
             new_member_added: false,
+            joining: 0,
+            protocol_counts: HashMap::new(),
             state_timestamp: now as i64,
         }
+    }
+
+    fn count_protocols(&mut self, protocols: &[JoinGroupProtocol], add: bool) {
+        for p in protocols {
+            let n = self.protocol_counts.entry(p.name.clone()).or_default();
+            if add {
+                *n += 1;
+            } else {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.protocol_counts.remove(&p.name);
+                }
+            }
+        }
+    }
+
+    /// Sets a member's waiting JoinGroup and returns the one it replaces.
+    fn set_joining(
+        &mut self,
+        id: &str,
+        join: Option<(RequestId, i16)>,
+    ) -> Option<(RequestId, i16)> {
+        let m = self.members.get_mut(id)?;
+        let old = std::mem::replace(&mut m.awaiting_join, join);
+        self.joining = self.joining + usize::from(join.is_some()) - usize::from(old.is_some());
+        old
+    }
+
+    /// Replaces a member's protocols, keeping the support counts.
+    fn set_protocols(&mut self, id: &str, protocols: Vec<JoinGroupProtocol>) {
+        let Some(m) = self.members.get_mut(id) else {
+            return;
+        };
+        let old = std::mem::replace(&mut m.protocols, protocols);
+        let new = m.protocols.clone();
+        self.count_protocols(&old, false);
+        self.count_protocols(&new, true);
     }
 
     fn has(&self, id: &str) -> bool {
@@ -264,14 +313,19 @@ impl Group {
     }
 
     fn awaiting_join(&self) -> usize {
-        self.members
-            .values()
-            .filter(|m| m.awaiting_join.is_some())
-            .count()
+        self.joining
     }
 
     fn all_joined(&self) -> bool {
-        self.pending.is_empty() && self.members.values().all(|m| m.awaiting_join.is_some())
+        debug_assert_eq!(
+            self.joining,
+            self.members
+                .values()
+                .filter(|m| m.awaiting_join.is_some())
+                .count(),
+            "the count of waiting JoinGroups"
+        );
+        self.pending.is_empty() && self.joining == self.members.len()
     }
 
     fn rebalance_timeout_ms(&self) -> i32 {
@@ -305,12 +359,11 @@ impl Group {
         if self.state == GroupState::Empty && self.members.is_empty() {
             return !protocol_type.is_empty() && !protocols.is_empty();
         }
+        let all = self.members.len();
         self.protocol_type.as_deref() == Some(protocol_type)
-            && protocols.iter().any(|p| {
-                self.members
-                    .values()
-                    .all(|m| m.protocols.iter().any(|q| q.name == p.name))
-            })
+            && protocols
+                .iter()
+                .any(|p| self.protocol_counts.get(&p.name) == Some(&all))
     }
 
     /// Kafka's `selectProtocol`: the protocols every member supports; each member votes for its
@@ -321,11 +374,7 @@ impl Group {
             .protocols
             .iter()
             .map(|p| p.name.as_str())
-            .filter(|name| {
-                self.members
-                    .values()
-                    .all(|m| m.protocols.iter().any(|q| q.name == *name))
-            })
+            .filter(|name| self.protocol_counts.get(*name) == Some(&self.members.len()))
             .collect();
         let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
         for m in self.members.values() {
@@ -352,6 +401,8 @@ impl Group {
         if let Some(i) = &m.instance {
             self.statics.insert(i.clone(), m.id.clone());
         }
+        self.count_protocols(&m.protocols, true);
+        self.joining += usize::from(m.awaiting_join.is_some());
         self.order.push(m.id.clone());
         self.members.insert(m.id.clone(), m);
     }
@@ -359,6 +410,8 @@ impl Group {
     /// Removes a member; a removed leader is replaced by the first remaining member.
     fn remove(&mut self, id: &str) -> Option<Member> {
         let m = self.members.remove(id)?;
+        self.count_protocols(&m.protocols, false);
+        self.joining -= usize::from(m.awaiting_join.is_some());
         self.order.retain(|x| x != id);
         self.pending_sync.remove(id);
         if let Some(i) = &m.instance {
@@ -427,6 +480,8 @@ enum TimerKind {
     Join { group: String },
     /// Members that have not sent SyncGroup within the rebalance timeout are removed.
     Sync { group: String, generation: i32 },
+    /// The periodic removal of expired offsets and of empty groups without offsets.
+    Retention,
 }
 
 /// Deadlines in order; cancelled timers are skipped when they come up.
@@ -576,6 +631,8 @@ impl GroupCoordinator {
                 .entry(id.clone())
                 .or_insert_with(|| Group::new(&id, now));
         }
+        let first = now + c.config.offsets_retention_check_interval_ms;
+        c.timers.schedule(first, TimerKind::Retention);
         c
     }
 
@@ -659,6 +716,11 @@ impl GroupCoordinator {
                 }
                 TimerKind::Join { group } => self.join_deadline(&group),
                 TimerKind::Sync { group, generation } => self.sync_deadline(&group, generation),
+                TimerKind::Retention => {
+                    self.expire_offsets();
+                    let next = self.now + self.config.offsets_retention_check_interval_ms;
+                    self.timers.schedule(next, TimerKind::Retention);
+                }
             }
         }
     }
@@ -977,12 +1039,12 @@ impl GroupCoordinator {
         req: JoinGroupRequest,
     ) {
         let g = self.groups.get_mut(gid).expect("present");
-        let m = g.members.get_mut(&req.member_id.0).expect("validated");
-        m.protocols = req.protocols;
+        let id = &req.member_id.0;
+        let m = g.members.get_mut(id).expect("validated");
         m.session_timeout_ms = req.session_timeout_ms;
         m.rebalance_timeout_ms = req.rebalance_timeout_ms;
-        let superseded = m.awaiting_join.replace((ctx.id, version));
-        if let Some((old, _)) = superseded {
+        g.set_protocols(id, req.protocols);
+        if let Some((old, _)) = g.set_joining(id, Some((ctx.id, version))) {
             self.outputs.push_back(Output::Abandoned { id: old });
         }
         self.maybe_prepare_rebalance(gid);
@@ -1001,14 +1063,14 @@ impl GroupCoordinator {
     ) {
         let g = self.groups.get_mut(gid).expect("present");
         let leader_before = g.leader.clone();
+        let fenced_join = g.set_joining(old, None);
+        g.set_protocols(old, req.protocols);
         let Some(mut m) = g.members.remove(old) else {
             return;
         };
         let pos = g.order.iter().position(|x| x == old);
-        let fenced_join = m.awaiting_join.take();
         let fenced_sync = m.awaiting_sync.take();
         m.id = new.to_owned();
-        m.protocols = req.protocols;
         m.session_timeout_ms = req.session_timeout_ms;
         m.rebalance_timeout_ms = req.rebalance_timeout_ms;
         m.client_id = ctx.client_id.clone();
@@ -1079,14 +1141,11 @@ impl GroupCoordinator {
     }
 
     fn mark_joining(&mut self, gid: &str, member: &str, id: RequestId, version: i16) {
-        if let Some(m) = self
-            .groups
-            .get_mut(gid)
-            .and_then(|g| g.members.get_mut(member))
-        {
-            if let Some((old, _)) = m.awaiting_join.replace((id, version)) {
-                self.outputs.push_back(Output::Abandoned { id: old });
-            }
+        let Some(g) = self.groups.get_mut(gid) else {
+            return;
+        };
+        if let Some((old, _)) = g.set_joining(member, Some((id, version))) {
+            self.outputs.push_back(Output::Abandoned { id: old });
         }
     }
 
@@ -1257,7 +1316,9 @@ impl GroupCoordinator {
         for id in &ids {
             let m = g.members.get_mut(id).expect("listed");
             m.is_new = false;
-            if let Some((req, _)) = m.awaiting_join.take() {
+            let join = m.awaiting_join.take();
+            g.joining -= usize::from(join.is_some());
+            if let Some((req, _)) = join {
                 let lead = g.leader.as_deref() == Some(id.as_str());
                 answers.push((
                     req,
@@ -1838,6 +1899,60 @@ impl GroupCoordinator {
             results.push((gid.clone(), error));
         }
         DeleteGroupsResponse { results }
+    }
+
+    /// Kafka's `cleanupGroupMetadata`: offsets past their retention are removed (tombstones),
+    /// never one with a transactional commit pending; then an Empty group left without offsets
+    /// is removed too. An Empty group's offsets expire `offsets.retention.ms` after it became
+    /// Empty (KIP-211); a group without a protocol type (standalone commits) has each offset
+    /// expire that long after its commit; an offset written with an explicit expire timestamp
+    /// (OffsetCommit v1) expires then. Offsets of groups with members are kept.
+    fn expire_offsets(&mut self) {
+        let now = self.now as i64;
+        let retention = self.config.offsets_retention_ms;
+        let gids: Vec<String> = self.groups.keys().cloned().collect();
+        for gid in gids {
+            let g = &self.groups[&gid];
+            let since_empty = match (&g.protocol_type, g.state) {
+                (Some(_), GroupState::Empty) => Some(Some(g.state_timestamp)),
+                (None, _) => Some(None),
+                _ => None,
+            };
+            let Some(since_empty) = since_empty else {
+                continue;
+            };
+            let expired: Vec<(String, i32)> = self
+                .store
+                .offsets(&gid)
+                .filter(|((t, p), c)| {
+                    if self.store.has_pending(&gid, t, *p) {
+                        return false;
+                    }
+                    if c.value.expire_timestamp >= 0 {
+                        return now >= c.value.expire_timestamp;
+                    }
+                    let base = since_empty.unwrap_or(c.value.commit_timestamp);
+                    now - base >= retention
+                })
+                .map(|(p, _)| p.clone())
+                .collect();
+            for (topic, partition) in expired {
+                self.append(LogEntry::Plain(Record {
+                    key: RecordKey::OffsetCommit {
+                        group: gid.clone(),
+                        topic,
+                        partition,
+                    },
+                    value: None,
+                }));
+            }
+            let empty = self.groups[&gid].state == GroupState::Empty;
+            let no_offsets =
+                self.store.offsets(&gid).next().is_none() && !self.store.group_has_pending(&gid);
+            if empty && no_offsets {
+                self.delete_group(&gid);
+            }
+        }
     }
 
     fn delete_group(&mut self, gid: &str) {

@@ -1069,3 +1069,52 @@ mod random {
         }
     }
 }
+
+const WEEK: u64 = 7 * 24 * 60 * 60 * 1000;
+
+#[test]
+fn offsets_of_an_empty_group_expire_a_retention_period_after_it_emptied() {
+    let mut h = Harness::new();
+    let a = h.one_member_stable();
+    h.commit(&a, 1, &[(0, 5)], None);
+    // With a member, offsets are kept however old they are.
+    h.advance(WEEK + 1);
+    assert_eq!(
+        h.heartbeat(&a, None, 1),
+        ErrorCode::UnknownMemberId,
+        "the session ended"
+    );
+    assert_eq!(h.c.group_state("g"), Some(GroupState::Empty));
+    let emptied = h.now;
+    assert_eq!(h.fetch(&[0], false), vec![(5, ErrorCode::None)]);
+    // Counted from when the group became Empty, not from the commit.
+    let until_check = |h: &Harness, at: u64| at - h.now;
+    h.advance(until_check(&h, emptied + WEEK - 600_000));
+    assert_eq!(h.fetch(&[0], false), vec![(5, ErrorCode::None)]);
+    h.advance(1_200_000);
+    assert_eq!(h.fetch(&[0], false), vec![(-1, ErrorCode::None)]);
+    assert_eq!(
+        h.describe().group_state,
+        "Dead",
+        "an Empty group without offsets is removed"
+    );
+    let reloaded = h.reloaded();
+    assert!(reloaded.store().group("g").is_none());
+    assert!(reloaded.store().offset("g", "t", 0).is_none());
+}
+
+#[test]
+fn standalone_offsets_expire_a_retention_period_after_their_commit() {
+    let mut h = Harness::new();
+    h.commit("", -1, &[(0, 3)], None);
+    h.advance(WEEK / 2);
+    h.commit("", -1, &[(1, 4)], None);
+    h.advance(WEEK / 2 + 600_000);
+    assert_eq!(
+        h.fetch(&[0, 1], false),
+        vec![(-1, ErrorCode::None), (4, ErrorCode::None)],
+        "only the older commit has expired"
+    );
+    h.advance(WEEK);
+    assert_eq!(h.describe().group_state, "Dead");
+}
