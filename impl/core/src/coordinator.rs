@@ -1169,7 +1169,9 @@ impl GroupCoordinator {
         let g = self.groups.get_mut(gid).expect("present");
         let mut answers = vec![];
         if g.state == GroupState::CompletingRebalance {
-            for m in g.members.values_mut() {
+            // In join order, so that the outputs do not depend on hashing.
+            for id in &g.order {
+                let m = g.members.get_mut(id).expect("listed");
                 m.assignment.clear();
                 if let Some(id) = m.awaiting_sync.take() {
                     answers.push(id);
@@ -1263,10 +1265,13 @@ impl GroupCoordinator {
             self.timers.cancel(Some(t));
         }
         let dropped: Vec<String> = g
-            .members
-            .values()
-            .filter(|m| m.awaiting_join.is_none() && m.instance.is_none())
-            .map(|m| m.id.clone())
+            .order
+            .iter()
+            .filter(|id| {
+                let m = &g.members[*id];
+                m.awaiting_join.is_none() && m.instance.is_none()
+            })
+            .cloned()
             .collect();
         for id in &dropped {
             if let Some(m) = g.remove(id) {

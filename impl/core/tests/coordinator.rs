@@ -24,6 +24,16 @@ struct Harness {
     responses: BTreeMap<RequestId, Response>,
     abandoned: std::collections::BTreeSet<RequestId>,
     log: Vec<LogEntry>,
+    /// Everything fed in, and everything that came out, in order (for the determinism check).
+    trace: Vec<Step>,
+    outputs: Vec<Output>,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Request(u64, Context, Request),
+    Timeout(u64),
+    Marker(i64, i16, bool),
 }
 
 impl Harness {
@@ -39,6 +49,8 @@ impl Harness {
             responses: BTreeMap::new(),
             abandoned: Default::default(),
             log: vec![],
+            trace: vec![],
+            outputs: vec![],
         }
     }
 
@@ -49,13 +61,40 @@ impl Harness {
             client_id: client.into(),
             client_host: "/127.0.0.1".into(),
         };
+        self.trace
+            .push(Step::Request(self.now, ctx.clone(), request.clone()));
         self.c.handle_request(self.now, ctx, request);
         self.drain();
         self.next
     }
 
+    fn marker(&mut self, producer: i64, epoch: i16, commit: bool) {
+        self.trace.push(Step::Marker(producer, epoch, commit));
+        self.c.handle_marker(producer, epoch, commit, 0);
+        self.drain();
+    }
+
+    /// Feeds the same inputs to a new coordinator: the outputs must be the same, in the same
+    /// order (nothing may depend on hashing or on anything but the inputs).
+    fn rerun(&self) -> Vec<Output> {
+        let mut c = GroupCoordinator::new(Config::default(), Box::new(SequentialIds::default()));
+        let mut out = vec![];
+        for step in &self.trace {
+            match step.clone() {
+                Step::Request(now, ctx, req) => c.handle_request(now, ctx, req),
+                Step::Timeout(now) => c.handle_timeout(now),
+                Step::Marker(p, e, commit) => c.handle_marker(p, e, commit, 0),
+            }
+            while let Some(o) = c.poll_output() {
+                out.push(o);
+            }
+        }
+        out
+    }
+
     fn drain(&mut self) {
         while let Some(out) = self.c.poll_output() {
+            self.outputs.push(out.clone());
             match out {
                 Output::Append(e) => self.log.push(e),
                 Output::Abandoned { id } => {
@@ -81,6 +120,7 @@ impl Harness {
 
     fn advance(&mut self, ms: u64) {
         self.now += ms;
+        self.trace.push(Step::Timeout(self.now));
         self.c.handle_timeout(self.now);
         self.drain();
     }
@@ -1006,10 +1046,7 @@ mod random {
                         }));
                         sent.push((id, "txn", slot));
                     }
-                    Op::Marker { epoch, commit } => {
-                        h.c.handle_marker(1, epoch, commit, 0);
-                        h.drain();
-                    }
+                    Op::Marker { epoch, commit } => h.marker(1, epoch, commit),
                     Op::Fetch { stable } => {
                         h.fetch(&[0, 1], stable);
                     }
@@ -1060,6 +1097,7 @@ mod random {
             for _ in 0..20 {
                 h.advance(60_000);
             }
+            prop_assert_eq!(&h.rerun(), &h.outputs, "the same inputs gave other outputs");
             for (id, kind, _) in &sent {
                 prop_assert!(
                     h.responses.contains_key(id) || h.abandoned.contains(id),
