@@ -31,7 +31,7 @@ struct Harness {
 
 #[derive(Debug, Clone)]
 enum Step {
-    Request(u64, Context, Request),
+    Request(u64, Context, Box<Request>),
     Timeout(u64),
     Marker(i64, i16, bool),
 }
@@ -61,8 +61,11 @@ impl Harness {
             client_id: client.into(),
             client_host: "/127.0.0.1".into(),
         };
-        self.trace
-            .push(Step::Request(self.now, ctx.clone(), request.clone()));
+        self.trace.push(Step::Request(
+            self.now,
+            ctx.clone(),
+            Box::new(request.clone()),
+        ));
         self.c.handle_request(self.now, ctx, request);
         self.drain();
         self.next
@@ -81,7 +84,7 @@ impl Harness {
         let mut out = vec![];
         for step in &self.trace {
             match step.clone() {
-                Step::Request(now, ctx, req) => c.handle_request(now, ctx, req),
+                Step::Request(now, ctx, req) => c.handle_request(now, ctx, *req),
                 Step::Timeout(now) => c.handle_timeout(now),
                 Step::Marker(p, e, commit) => c.handle_marker(p, e, commit, 0),
             }
