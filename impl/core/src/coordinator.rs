@@ -47,6 +47,12 @@ use kgroup_protocol::{ErrorCode, GenerationId, GroupId, GroupInstanceId, GroupSt
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 
+/// A string's length as Java's `String.length()` counts it (UTF-16 units), which is what
+/// Kafka compares with `offset.metadata.max.bytes`.
+fn java_length(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
 /// The caller's id for a request; responses carry it back.
 pub type RequestId = u64;
 
@@ -70,6 +76,12 @@ pub struct Config {
     pub offsets_retention_ms: i64,
     /// `offsets.retention.check.interval.ms`: how often expired offsets are removed.
     pub offsets_retention_check_interval_ms: u64,
+    /// `offsets.topic.num.partitions`: a group lives on partition
+    /// `abs(hash(group.id)) % offsets.topic.num.partitions` of `__consumer_offsets`.
+    pub offsets_topic_num_partitions: i32,
+    /// The `__consumer_offsets` partitions this coordinator leads; `None`: all of them. A request
+    /// for a group on another partition is answered NOT_COORDINATOR.
+    pub owned_partitions: Option<BTreeSet<i32>>,
 }
 
 impl Default for Config {
@@ -83,6 +95,8 @@ impl Default for Config {
             new_member_join_timeout_ms: 300_000,
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             offsets_retention_check_interval_ms: 600_000,
+            offsets_topic_num_partitions: kgroup_protocol::DEFAULT_OFFSETS_TOPIC_PARTITIONS,
+            owned_partitions: None,
         }
     }
 }
@@ -336,22 +350,17 @@ impl Group {
             .unwrap_or(0)
     }
 
-    /// KIP-345: the request names an instance whose member id is another one.
-    fn fenced(&self, member: &str, instance: Option<&str>) -> bool {
-        instance
-            .and_then(|i| self.statics.get(i))
-            .is_some_and(|holder| holder != member)
-    }
-
-    /// Kafka's `validateCurrentMember`: FENCED_INSTANCE_ID, then UNKNOWN_MEMBER_ID.
+    /// Kafka's `validateCurrentMember`: an instance id must be registered (UNKNOWN_MEMBER_ID)
+    /// to this member id (FENCED_INSTANCE_ID); then the member id must be known.
     fn member_error(&self, member: &str, instance: Option<&str>) -> Option<ErrorCode> {
-        if self.fenced(member, instance) {
-            Some(ErrorCode::FencedInstanceId)
-        } else if !self.has(member) {
-            Some(ErrorCode::UnknownMemberId)
-        } else {
-            None
+        if let Some(i) = instance {
+            match self.statics.get(i) {
+                Some(holder) if holder != member => return Some(ErrorCode::FencedInstanceId),
+                Some(_) => {}
+                None => return Some(ErrorCode::UnknownMemberId),
+            }
         }
+        (!self.has(member)).then_some(ErrorCode::UnknownMemberId)
     }
 
     /// Kafka's `supportsProtocols`.
@@ -742,6 +751,21 @@ impl GroupCoordinator {
         });
     }
 
+    /// Kafka's `validateGroupStatus`: INVALID_GROUP_ID (an empty id, except for the APIs that
+    /// accept one: OffsetCommit, OffsetFetch, DescribeGroups, DeleteGroups), then
+    /// NOT_COORDINATOR for a group on a partition this coordinator does not lead.
+    fn group_status(&self, gid: &str, empty_ok: bool) -> Option<ErrorCode> {
+        if gid.is_empty() && !empty_ok {
+            return Some(ErrorCode::InvalidGroupId);
+        }
+        let owned = self.config.owned_partitions.as_ref()?;
+        let partition = kgroup_protocol::coordinator_partition(
+            &GroupId(gid.to_owned()),
+            self.config.offsets_topic_num_partitions,
+        );
+        (!owned.contains(&partition)).then_some(ErrorCode::NotCoordinator)
+    }
+
     // ---- outputs -------------------------------------------------------------------------
 
     fn respond(&mut self, id: RequestId, response: Response) {
@@ -833,13 +857,17 @@ impl GroupCoordinator {
 
     fn join_group(&mut self, ctx: &Context, r: Versioned<JoinGroupRequest>) {
         let version = r.api_version;
-        let req = r.message;
+        let mut req = r.message;
+        if version == 0 {
+            // JoinGroup v0 has no rebalance timeout: Kafka uses the session timeout.
+            req.rebalance_timeout_ms = req.session_timeout_ms;
+        }
         let member = req.member_id.0.clone();
         let reply = |c: &mut Self, e| {
             c.respond(ctx.id, Response::JoinGroup(Self::join_response(e, &member)))
         };
-        if req.group_id.0.is_empty() {
-            return reply(self, ErrorCode::InvalidGroupId);
+        if let Some(e) = self.group_status(&req.group_id.0, false) {
+            return reply(self, e);
         }
         let session = req.session_timeout_ms;
         if session < self.config.group_min_session_timeout_ms
@@ -871,6 +899,10 @@ impl GroupCoordinator {
         if !accept {
             if g.has(&member) {
                 self.remove_member(&gid, &member);
+            }
+            let g = self.groups.get_mut(&gid).expect("present");
+            if let Some(t) = g.pending.remove(&member) {
+                self.timers.cancel(Some(t));
             }
             let resp = Self::join_response(ErrorCode::GroupMaxSizeReached, "");
             return self.respond(ctx.id, Response::JoinGroup(resp));
@@ -1073,8 +1105,6 @@ impl GroupCoordinator {
         m.id = new.to_owned();
         m.session_timeout_ms = req.session_timeout_ms;
         m.rebalance_timeout_ms = req.rebalance_timeout_ms;
-        m.client_id = ctx.client_id.clone();
-        m.client_host = ctx.client_host.clone();
         if let Some(p) = pos {
             g.order[p] = new.to_owned();
         }
@@ -1105,12 +1135,19 @@ impl GroupCoordinator {
         match g.state {
             GroupState::Stable => {
                 if g.select_protocol() == g.protocol_name {
-                    // Nothing the group agreed on changes: store the new id, no rebalance. The
-                    // persisted leader is returned so that a replaced leader knows it led; from
-                    // v9 the leader gets the member list and skips the assignment (KIP-814).
+                    // Nothing the group agreed on changes: store the new id, no rebalance.
+                    // Before v9 the answer names the leader as it was, so a replaced leader does
+                    // not compute an assignment a Stable group would not hand out; from v9 it
+                    // names the new leader with the member list and skip_assignment (KIP-814).
                     self.store_group(gid);
                     let g = &self.groups[gid];
                     let lead = g.is_leader(new) && version >= 9;
+                    let leader_now = g.leader.clone();
+                    let leader_before = if version >= 9 {
+                        leader_now
+                    } else {
+                        leader_before
+                    };
                     let resp = JoinGroupResponse {
                         error_code: ErrorCode::None,
                         generation_id: GenerationId(g.generation),
@@ -1173,8 +1210,8 @@ impl GroupCoordinator {
             for id in &g.order {
                 let m = g.members.get_mut(id).expect("listed");
                 m.assignment.clear();
-                if let Some(id) = m.awaiting_sync.take() {
-                    answers.push(id);
+                if let Some(req) = m.awaiting_sync.take() {
+                    answers.push((req, id.clone()));
                 }
             }
         }
@@ -1202,11 +1239,11 @@ impl GroupCoordinator {
             },
         );
         self.groups.get_mut(gid).expect("present").join_timer = Some((t, wait));
-        for id in answers {
-            self.respond(
-                id,
-                Response::SyncGroup(Self::sync_error(ErrorCode::RebalanceInProgress)),
-            );
+        for (req, member) in answers {
+            let resp = Self::sync_error(ErrorCode::RebalanceInProgress);
+            self.respond(req, Response::SyncGroup(resp));
+            // Kafka restarts the session of each member whose SyncGroup it answers.
+            self.schedule_heartbeat(gid, &member, None);
         }
         // As Kafka's purgatory tries a delayed join at once: it may already be complete.
         self.check_join(gid);
@@ -1415,8 +1452,8 @@ impl GroupCoordinator {
         let member = req.member_id.0.clone();
         let instance = req.group_instance_id.as_ref().map(|i| i.0.as_str());
         let reply = |c: &mut Self, e| c.respond(id, Response::SyncGroup(Self::sync_error(e)));
-        if gid.is_empty() {
-            return reply(self, ErrorCode::InvalidGroupId);
+        if let Some(e) = self.group_status(&gid, false) {
+            return reply(self, e);
         }
         let Some(g) = self.groups.get(&gid) else {
             return reply(self, ErrorCode::UnknownMemberId);
@@ -1484,10 +1521,12 @@ impl GroupCoordinator {
         for m in g.members.values_mut() {
             m.assignment = given.remove(&m.id).unwrap_or_default();
         }
-        g.state = GroupState::Stable;
-        g.state_timestamp = now as i64;
+        // The record is built before the group turns Stable, as Kafka's storeGroup is: it
+        // carries the time the join phase completed.
         self.store_group(gid);
         let g = self.groups.get_mut(gid).expect("present");
+        g.state = GroupState::Stable;
+        g.state_timestamp = now as i64;
         let mut answers = vec![];
         let ids = g.order.clone();
         for id in &ids {
@@ -1515,8 +1554,8 @@ impl GroupCoordinator {
 
     fn heartbeat(&mut self, req: &HeartbeatRequest) -> ErrorCode {
         let gid = req.group_id.0.as_str();
-        if gid.is_empty() {
-            return ErrorCode::InvalidGroupId;
+        if let Some(e) = self.group_status(gid, false) {
+            return e;
         }
         let member = req.member_id.0.as_str();
         let instance = req.group_instance_id.as_ref().map(|i| i.0.as_str());
@@ -1550,8 +1589,8 @@ impl GroupCoordinator {
             error_code: e,
             members: vec![],
         };
-        if gid.is_empty() {
-            return top(ErrorCode::InvalidGroupId);
+        if let Some(e) = self.group_status(&gid, false) {
+            return top(e);
         }
         let mut results = vec![];
         match self.groups.get(&gid).map(|g| g.state) {
@@ -1628,6 +1667,11 @@ impl GroupCoordinator {
         if g.state == GroupState::Dead {
             return Some(ErrorCode::CoordinatorNotAvailable);
         }
+        if generation < 0 && g.state == GroupState::Empty {
+            // An admin client, or a consumer without group management: it may commit for an
+            // Empty group whatever member or instance id it names (KAFKA-14201).
+            return None;
+        }
         if generation >= 0 || !member.is_empty() || instance.is_some() {
             if let Some(e) = g.member_error(member, instance) {
                 return Some(e);
@@ -1666,6 +1710,9 @@ impl GroupCoordinator {
         let generation = req.generation_id.0;
         let member = req.member_id.0.as_str();
         let instance = req.group_instance_id.as_ref().map(|i| i.0.as_str());
+        if let Some(e) = self.group_status(&gid, true) {
+            return all(e);
+        }
         if !self.groups.contains_key(&gid) {
             if generation >= 0 {
                 // A member of a group the coordinator does not have: an old generation.
@@ -1691,7 +1738,7 @@ impl GroupCoordinator {
             let too_large = p
                 .committed_metadata
                 .as_ref()
-                .is_some_and(|m| m.len() > self.config.offset_metadata_max_bytes);
+                .is_some_and(|m| java_length(m) > self.config.offset_metadata_max_bytes);
             if too_large {
                 out.push((p.partition.clone(), ErrorCode::OffsetMetadataTooLarge));
                 continue;
@@ -1719,8 +1766,8 @@ impl GroupCoordinator {
                 .collect(),
         };
         let gid = req.group_id.0.clone();
-        if gid.is_empty() {
-            return all(ErrorCode::InvalidGroupId);
+        if let Some(e) = self.group_status(&gid, false) {
+            return all(e);
         }
         self.groups
             .entry(gid.clone())
@@ -1740,7 +1787,7 @@ impl GroupCoordinator {
             let too_large = p
                 .committed_metadata
                 .as_ref()
-                .is_some_and(|m| m.len() > self.config.offset_metadata_max_bytes);
+                .is_some_and(|m| java_length(m) > self.config.offset_metadata_max_bytes);
             if too_large {
                 out.push((p.partition.clone(), ErrorCode::OffsetMetadataTooLarge));
                 continue;
@@ -1765,13 +1812,19 @@ impl GroupCoordinator {
 
     fn offset_fetch(&self, req: &OffsetFetchRequest) -> OffsetFetchResponse {
         let gid = req.group_id.0.as_str();
+        if let Some(error_code) = self.group_status(gid, true) {
+            return OffsetFetchResponse {
+                error_code,
+                partitions: vec![],
+            };
+        }
         let entry = |tp: &TopicPartition| {
             if req.require_stable && self.store.has_pending(gid, &tp.topic, tp.partition) {
                 return OffsetFetchPartition {
                     partition: tp.clone(),
                     committed_offset: -1,
                     committed_leader_epoch: -1,
-                    metadata: None,
+                    metadata: Some(String::new()),
                     error_code: ErrorCode::UnstableOffsetCommit,
                 };
             }
@@ -1817,6 +1870,14 @@ impl GroupCoordinator {
             .groups
             .iter()
             .map(|gid| match self.groups.get(&gid.0) {
+                _ if self.group_status(&gid.0, true).is_some() => DescribedGroup {
+                    error_code: self.group_status(&gid.0, true).unwrap_or(ErrorCode::None),
+                    group_id: gid.clone(),
+                    group_state: String::new(),
+                    protocol_type: String::new(),
+                    protocol_data: String::new(),
+                    members: vec![],
+                },
                 None => DescribedGroup {
                     error_code: ErrorCode::None,
                     group_id: gid.clone(),
@@ -1873,7 +1934,10 @@ impl GroupCoordinator {
             .filter(|g| g.state != GroupState::Dead)
             .filter(|g| {
                 req.states_filter.is_empty()
-                    || req.states_filter.iter().any(|s| s == g.state.name())
+                    || req
+                        .states_filter
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(g.state.name()))
             })
             .map(|g| ListedGroup {
                 group_id: GroupId(g.id.clone()),
@@ -1892,7 +1956,13 @@ impl GroupCoordinator {
     /// offset and for the group record).
     fn delete_groups(&mut self, req: &DeleteGroupsRequest) -> DeleteGroupsResponse {
         let mut results = vec![];
-        for gid in &req.groups {
+        let mut seen = HashSet::new();
+        // Kafka takes the ids as a set: one result per group.
+        for gid in req.groups.iter().filter(|g| seen.insert(g.0.clone())) {
+            if let Some(e) = self.group_status(&gid.0, true) {
+                results.push((gid.clone(), e));
+                continue;
+            }
             let error = match self.groups.get(&gid.0).map(|g| g.state) {
                 None | Some(GroupState::Dead) => ErrorCode::GroupIdNotFound,
                 Some(GroupState::Empty) => {
@@ -1911,15 +1981,19 @@ impl GroupCoordinator {
     /// is removed too. An Empty group's offsets expire `offsets.retention.ms` after it became
     /// Empty (KIP-211); a group without a protocol type (standalone commits) has each offset
     /// expire that long after its commit; an offset written with an explicit expire timestamp
-    /// (OffsetCommit v1) expires then. Offsets of groups with members are kept.
+    /// (OffsetCommit v1) expires then. Offsets of groups with members are kept; a group with a
+    /// transactional commit pending is not removed.
     fn expire_offsets(&mut self) {
         let now = self.now as i64;
         let retention = self.config.offsets_retention_ms;
         let gids: Vec<String> = self.groups.keys().cloned().collect();
         for gid in gids {
             let g = &self.groups[&gid];
+            // KIP-211: an Empty group's offsets count from when it became Empty (unknown in
+            // records older than GroupMetadataValue v2: then from each commit).
+            let known = (g.state_timestamp >= 0).then_some(g.state_timestamp);
             let since_empty = match (&g.protocol_type, g.state) {
-                (Some(_), GroupState::Empty) => Some(Some(g.state_timestamp)),
+                (Some(_), GroupState::Empty) => Some(known),
                 (None, _) => Some(None),
                 _ => None,
             };
@@ -1929,10 +2003,7 @@ impl GroupCoordinator {
             let expired: Vec<(String, i32)> = self
                 .store
                 .offsets(&gid)
-                .filter(|((t, p), c)| {
-                    if self.store.has_pending(&gid, t, *p) {
-                        return false;
-                    }
+                .filter(|(_, c)| {
                     if c.value.expire_timestamp >= 0 {
                         return now >= c.value.expire_timestamp;
                     }

@@ -1159,3 +1159,102 @@ fn standalone_offsets_expire_a_retention_period_after_their_commit() {
     h.advance(WEEK);
     assert_eq!(h.describe().group_state, "Dead");
 }
+
+/// A coordinator that leads some partitions of `__consumer_offsets` answers NOT_COORDINATOR for
+/// groups placed elsewhere (Kafka's `abs(hash(group.id)) % offsets.topic.num.partitions`).
+#[test]
+fn groups_on_partitions_this_coordinator_does_not_lead_get_not_coordinator() {
+    let partition = kgroup_protocol::coordinator_partition(&GroupId("g".into()), 50);
+    let mut h = Harness::with(Config {
+        owned_partitions: Some([(partition + 1) % 50].into_iter().collect()),
+        ..Config::default()
+    });
+    let j = h.join_request("", None, &["range"], 5);
+    assert_eq!(h.join(j).error_code, ErrorCode::NotCoordinator);
+    assert_eq!(h.heartbeat("m", None, 1), ErrorCode::NotCoordinator);
+    assert_eq!(
+        h.commit("", -1, &[(0, 1)], None),
+        vec![ErrorCode::NotCoordinator]
+    );
+    assert_eq!(h.describe().error_code, ErrorCode::NotCoordinator);
+    let mut h = Harness::with(Config {
+        owned_partitions: Some([partition].into_iter().collect()),
+        ..Config::default()
+    });
+    let j = h.join_request("", None, &["range"], 5);
+    assert_eq!(h.join(j).error_code, ErrorCode::MemberIdRequired);
+}
+
+/// Findings of a review against Kafka 3.9's GroupCoordinator, each pinned.
+#[test]
+fn kafka_details_the_review_found() {
+    // A commit with generation -1 to an Empty group is accepted whatever ids it names.
+    let mut h = Harness::new();
+    h.commit("", -1, &[(0, 1)], None);
+    let req = OffsetCommitRequest {
+        group_id: GroupId("g".into()),
+        generation_id: GenerationId(-1),
+        member_id: MemberId("someone".into()),
+        group_instance_id: Some(GroupInstanceId("i9".into())),
+        partitions: vec![OffsetCommitPartition {
+            partition: TopicPartition::new("t", 0),
+            committed_offset: 2,
+            committed_leader_epoch: -1,
+            committed_metadata: None,
+        }],
+    };
+    let id = h.send(
+        "admin",
+        Request::OffsetCommit(Versioned {
+            api_version: 8,
+            message: req,
+        }),
+    );
+    assert_eq!(
+        h.answer(id),
+        Some(Response::OffsetCommit(OffsetCommitResponse {
+            partitions: vec![(TopicPartition::new("t", 0), ErrorCode::None)]
+        }))
+    );
+
+    // Metadata length is counted in UTF-16 units, as Java's String.length().
+    let mut h = Harness::new();
+    let a = h.one_member_stable();
+    assert_eq!(
+        h.commit(&a, 1, &[(0, 1)], Some("é".repeat(4_096))),
+        vec![ErrorCode::None]
+    );
+    // An instance id the group does not know: UNKNOWN_MEMBER_ID even for a known member id.
+    assert_eq!(h.heartbeat(&a, Some("i7"), 1), ErrorCode::UnknownMemberId);
+    // ListGroups' state filter ignores case.
+    let id = h.send(
+        "admin",
+        Request::ListGroups(Versioned {
+            api_version: 4,
+            message: ListGroupsRequest {
+                states_filter: vec!["stable".into()],
+            },
+        }),
+    );
+    let Some(Response::ListGroups(r)) = h.answer(id) else {
+        panic!("no ListGroups response")
+    };
+    assert_eq!(r.groups.len(), 1);
+
+    // From JoinGroup v9 a replaced static leader is named the leader, gets the member list and
+    // skips the assignment (KIP-814); before v9 it is told the old leader id.
+    for (version, skips) in [(9, true), (8, false)] {
+        let mut h = Harness::new();
+        let j = h.join_request("", Some("i1"), &["range"], version);
+        h.advance(DELAY);
+        let old = h.join(j).member_id.0;
+        let s = h.sync_request(&old, Some("i1"), 1, &[(&old, b"x")]);
+        h.sync(s);
+        let j = h.join_request("", Some("i1"), &["range"], version);
+        let r = h.join(j);
+        let new = r.member_id.0.clone();
+        assert_eq!(r.skip_assignment, skips, "v{version}");
+        assert_eq!(r.leader.0, if skips { new } else { old }, "v{version}");
+        assert_eq!(r.members.len(), usize::from(skips), "v{version}");
+    }
+}
