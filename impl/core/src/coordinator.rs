@@ -255,6 +255,10 @@ struct Group {
     joining: usize,
     /// For each protocol name, how many members support it (Kafka's `supportedProtocols`).
     protocol_counts: HashMap<String, usize>,
+    /// The topics the members of a `consumer` group subscribe to, decoded from their
+    /// subscriptions when a generation starts; `None` when unknown (another protocol type, or a
+    /// subscription that does not decode). KIP-496 expires offsets of other topics.
+    subscribed: Option<BTreeSet<String>>,
     state_timestamp: i64,
 }
 
@@ -277,6 +281,7 @@ impl Group {
             new_member_added: false,
             joining: 0,
             protocol_counts: HashMap::new(),
+            subscribed: None,
             state_timestamp: now as i64,
         }
     }
@@ -432,6 +437,21 @@ impl Group {
             self.leader = self.order.first().cloned();
         }
         Some(m)
+    }
+
+    /// Kafka's `computeSubscribedTopics`: the union of the members' subscribed topics, if the
+    /// group speaks the consumer protocol and every subscription decodes.
+    fn compute_subscribed(&self) -> Option<BTreeSet<String>> {
+        let protocol = self.protocol_name.as_deref()?;
+        if self.protocol_type.as_deref() != Some("consumer") {
+            return None;
+        }
+        let mut topics = BTreeSet::new();
+        for m in self.members.values() {
+            let (_, sub) = kgroup_assign::codec::decode_subscription(&m.metadata(protocol)).ok()?;
+            topics.extend(sub.topics);
+        }
+        Some(topics)
     }
 
     /// The members with their metadata for the selected protocol, as the leader gets them.
@@ -617,6 +637,7 @@ impl GroupCoordinator {
                 });
             }
             g.leader = value.leader.clone();
+            g.subscribed = g.compute_subscribed();
             g.state = if g.members.is_empty() {
                 GroupState::Empty
             } else {
@@ -1351,6 +1372,7 @@ impl GroupCoordinator {
             return;
         }
         g.protocol_name = g.select_protocol();
+        g.subscribed = g.compute_subscribed();
         g.state = GroupState::CompletingRebalance;
         let list = g.member_list();
         let mut answers = vec![];
@@ -1981,8 +2003,9 @@ impl GroupCoordinator {
     /// is removed too. An Empty group's offsets expire `offsets.retention.ms` after it became
     /// Empty (KIP-211); a group without a protocol type (standalone commits) has each offset
     /// expire that long after its commit; an offset written with an explicit expire timestamp
-    /// (OffsetCommit v1) expires then. Offsets of groups with members are kept; a group with a
-    /// transactional commit pending is not removed.
+    /// (OffsetCommit v1) expires then. In a Stable `consumer` group, offsets of topics no member
+    /// subscribes to expire by commit time (KIP-496); other offsets of groups with members are
+    /// kept. A group with a transactional commit pending is not removed.
     fn expire_offsets(&mut self) {
         let now = self.now as i64;
         let retention = self.config.offsets_retention_ms;
@@ -1992,18 +2015,24 @@ impl GroupCoordinator {
             // KIP-211: an Empty group's offsets count from when it became Empty (unknown in
             // records older than GroupMetadataValue v2: then from each commit).
             let known = (g.state_timestamp >= 0).then_some(g.state_timestamp);
-            let since_empty = match (&g.protocol_type, g.state) {
-                (Some(_), GroupState::Empty) => Some(known),
-                (None, _) => Some(None),
-                _ => None,
-            };
-            let Some(since_empty) = since_empty else {
-                continue;
+            // KIP-496: a Stable consumer group's offsets of topics no member subscribes to
+            // expire by their commit time.
+            let none = BTreeSet::new();
+            let (since_empty, subscribed) = match (g.protocol_type.as_deref(), g.state) {
+                (Some(_), GroupState::Empty) => (known, &none),
+                (None, _) => (None, &none),
+                (Some("consumer"), GroupState::Stable) if g.subscribed.is_some() => {
+                    (None, g.subscribed.as_ref().unwrap_or(&none))
+                }
+                _ => continue,
             };
             let expired: Vec<(String, i32)> = self
                 .store
                 .offsets(&gid)
-                .filter(|(_, c)| {
+                .filter(|((topic, _), c)| {
+                    if subscribed.contains(topic) {
+                        return false;
+                    }
                     if c.value.expire_timestamp >= 0 {
                         return now >= c.value.expire_timestamp;
                     }

@@ -1258,3 +1258,84 @@ fn kafka_details_the_review_found() {
         assert_eq!(r.members.len(), usize::from(skips), "v{version}");
     }
 }
+
+/// KIP-496: in a Stable consumer group, offsets of topics no member subscribes to expire a
+/// retention period after their commit; those of subscribed topics are kept.
+#[test]
+fn a_stable_groups_offsets_of_unsubscribed_topics_expire() {
+    let sub = kgroup_assign::codec::encode_subscription(
+        &kgroup_assign::codec::Subscription {
+            topics: vec!["t".into()],
+            ..Default::default()
+        },
+        3,
+    )
+    .unwrap();
+    let mut h = Harness::new();
+    let session = 1_800_000;
+    let join = |h: &mut Harness, member: &str| {
+        let req = JoinGroupRequest {
+            group_id: GroupId("g".into()),
+            session_timeout_ms: session,
+            rebalance_timeout_ms: REBALANCE,
+            member_id: MemberId(member.into()),
+            group_instance_id: None,
+            protocol_type: "consumer".into(),
+            protocols: vec![JoinGroupProtocol {
+                name: "range".into(),
+                metadata: sub.clone(),
+            }],
+            reason: None,
+        };
+        h.send(
+            "client",
+            Request::JoinGroup(Versioned {
+                api_version: 5,
+                message: req,
+            }),
+        )
+    };
+    let first = join(&mut h, "");
+    let id = h.join(first).member_id.0;
+    let j = join(&mut h, &id);
+    h.advance(DELAY);
+    h.join(j);
+    let s = h.sync_request(&id, None, 1, &[(&id, b"a")]);
+    h.sync(s);
+    let commit = |h: &mut Harness, topic: &str| {
+        let req = OffsetCommitRequest {
+            group_id: GroupId("g".into()),
+            generation_id: GenerationId(1),
+            member_id: MemberId(id.clone()),
+            group_instance_id: None,
+            partitions: vec![OffsetCommitPartition {
+                partition: TopicPartition::new(topic, 0),
+                committed_offset: 9,
+                committed_leader_epoch: -1,
+                committed_metadata: None,
+            }],
+        };
+        h.send(
+            "client",
+            Request::OffsetCommit(Versioned {
+                api_version: 8,
+                message: req,
+            }),
+        )
+    };
+    commit(&mut h, "t");
+    commit(&mut h, "old");
+    // A week of heartbeats, every quarter of an hour.
+    for _ in 0..(WEEK / 900_000 + 2) {
+        h.advance(900_000);
+        assert_eq!(h.heartbeat(&id, None, 1), ErrorCode::None);
+    }
+    assert!(
+        h.c.store().offset("g", "t", 0).is_some(),
+        "a subscribed topic's offset stays"
+    );
+    assert!(
+        h.c.store().offset("g", "old", 0).is_none(),
+        "an unsubscribed topic's offset expired"
+    );
+}
