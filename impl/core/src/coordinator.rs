@@ -377,7 +377,7 @@ impl Group {
         self.protocol_type.as_deref() == Some(protocol_type)
             && protocols
                 .iter()
-                .any(|p| self.protocol_counts.get(&p.name) == Some(&all))
+                .any(|p| self.protocol_counts.get(&p.name).copied().unwrap_or(0) == all)
     }
 
     /// Kafka's `selectProtocol`: the protocols every member supports; each member votes for its

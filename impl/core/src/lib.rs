@@ -1,5 +1,7 @@
 //! kgroup-core: the production implementation of Kafka's classic consumer-group protocol.
 //!
+//! - [`consumer`]: the client side of the protocol (Kafka's `ConsumerCoordinator`), sans-IO:
+//!   join, sync, heartbeat, commit, revoke, with rebalance callbacks as outputs.
 //! - [`coordinator`]: the group coordinator, sans-IO: requests and timeouts in, responses and
 //!   log entries out.
 //! - [`records`]: the `__consumer_offsets` record formats (keys and values, versioned as Kafka
@@ -13,6 +15,7 @@
 //! Architecture Invariant: kgroup-core is pure and deterministic apart from [`log`]'s file IO;
 //! it never depends on kgroup-model.
 
+pub mod consumer;
 pub mod coordinator;
 pub mod log;
 pub mod records;
