@@ -181,7 +181,7 @@ fn offset_commits(c: &mut Criterion) {
                 coord.handle_request(0, ctx(0), commit_request(&ids[0], 1, offset));
                 while let Some(o) = coord.poll_output() {
                     if let Output::Append(e) = o {
-                        log.append(&e.encode()).expect("append");
+                        log.append(&e.encode().expect("encode")).expect("append");
                     }
                 }
             }
@@ -220,7 +220,7 @@ fn replay(c: &mut Criterion) {
                     expire_timestamp: -1,
                 })),
             });
-            log.append(&e.encode()).expect("append");
+            log.append(&e.encode().expect("encode")).expect("append");
         }
         log.sync().expect("fsync");
     }

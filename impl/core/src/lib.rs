@@ -21,3 +21,4 @@ pub mod log;
 pub mod records;
 pub mod store;
 pub mod txn;
+mod wire;

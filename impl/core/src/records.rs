@@ -25,12 +25,23 @@
 
 use std::fmt;
 
-/// A record that cannot be read: what was wrong and where.
+use crate::wire::{Reader, WireError, Writer};
+
+/// A record that cannot be encoded or read: what was wrong and at which byte.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("offsets record: {what} at byte {at}")]
 pub struct RecordError {
     pub what: String,
     pub at: usize,
+}
+
+impl From<WireError> for RecordError {
+    fn from(e: WireError) -> RecordError {
+        RecordError {
+            what: e.what,
+            at: e.at,
+        }
+    }
 }
 
 /// The key of a `__consumer_offsets` record.
@@ -135,8 +146,9 @@ pub struct Record {
 pub const MAX_VALUE_VERSION: i16 = 4;
 
 impl Record {
-    /// The key's bytes, as Kafka 3.9 writes them.
-    pub fn encode_key(&self) -> Vec<u8> {
+    /// The key's bytes, as Kafka 3.9 writes them. A group or topic longer than an `int16`
+    /// length can say (32,767 bytes) is an error.
+    pub fn encode_key(&self) -> Result<Vec<u8>, RecordError> {
         let mut w = Writer::default();
         match &self.key {
             RecordKey::OffsetCommit {
@@ -145,28 +157,31 @@ impl Record {
                 partition,
             } => {
                 w.i16(1);
-                w.string(group);
-                w.string(topic);
+                w.string(group, false)?;
+                w.string(topic, false)?;
                 w.i32(*partition);
             }
             RecordKey::GroupMetadata { group } => {
                 w.i16(2);
-                w.string(group);
+                w.string(group, false)?;
             }
         }
-        w.0
+        Ok(w.into_bytes())
     }
 
     /// The value's bytes in the version Kafka 3.9 writes (see the module doc), or `None` for a
-    /// tombstone.
-    pub fn encode_value(&self) -> Option<Vec<u8>> {
-        self.value.as_ref().map(|v| match v {
-            RecordValue::OffsetCommit(o) => {
-                let version = if o.expire_timestamp >= 0 { 1 } else { 3 };
-                encode_offset_commit_value(o, version)
-            }
-            RecordValue::GroupMetadata(g) => encode_group_metadata_value(g, 3),
-        })
+    /// tombstone. A string or bytes field too long for its length prefix is an error.
+    pub fn encode_value(&self) -> Result<Option<Vec<u8>>, RecordError> {
+        self.value
+            .as_ref()
+            .map(|v| match v {
+                RecordValue::OffsetCommit(o) => {
+                    let version = if o.expire_timestamp >= 0 { 1 } else { 3 };
+                    encode_offset_commit_value(o, version)
+                }
+                RecordValue::GroupMetadata(g) => encode_group_metadata_value(g, 3),
+            })
+            .transpose()
     }
 
     /// Reads a record from its key and value bytes (`None`: a tombstone).
@@ -214,8 +229,12 @@ pub fn decode_key(bytes: &[u8]) -> Result<RecordKey, RecordError> {
     Ok(key)
 }
 
-/// `OffsetCommitValue` in `version` (0–4).
-pub fn encode_offset_commit_value(v: &OffsetCommitValue, version: i16) -> Vec<u8> {
+/// `OffsetCommitValue` in `version` (0–4). Metadata longer than its length prefix can say
+/// (32,767 bytes before version 4) is an error.
+pub fn encode_offset_commit_value(
+    v: &OffsetCommitValue,
+    version: i16,
+) -> Result<Vec<u8>, RecordError> {
     assert!(
         (0..=MAX_VALUE_VERSION).contains(&version),
         "version {version}"
@@ -227,20 +246,20 @@ pub fn encode_offset_commit_value(v: &OffsetCommitValue, version: i16) -> Vec<u8
     if version >= 3 {
         w.i32(v.leader_epoch);
     }
-    w.str_any(&v.metadata, flexible);
+    w.string(&v.metadata, flexible)?;
     w.i64(v.commit_timestamp);
     if version == 1 {
         w.i64(v.expire_timestamp);
     }
     if flexible {
-        w.uvarint(0); // no tagged fields
+        w.no_tagged_fields();
     }
-    w.0
+    Ok(w.into_bytes())
 }
 
 pub fn decode_offset_commit_value(bytes: &[u8]) -> Result<OffsetCommitValue, RecordError> {
     let mut r = Reader::new(bytes);
-    let version = r.value_version()?;
+    let version = value_version(&mut r)?;
     let flexible = version >= 4;
     let offset = r.i64()?;
     let leader_epoch = if version >= 3 { r.i32()? } else { -1 };
@@ -260,8 +279,12 @@ pub fn decode_offset_commit_value(bytes: &[u8]) -> Result<OffsetCommitValue, Rec
     })
 }
 
-/// `GroupMetadataValue` in `version` (0–4).
-pub fn encode_group_metadata_value(v: &GroupMetadataValue, version: i16) -> Vec<u8> {
+/// `GroupMetadataValue` in `version` (0–4). A string, bytes or member list longer than its
+/// length prefix can say is an error.
+pub fn encode_group_metadata_value(
+    v: &GroupMetadataValue,
+    version: i16,
+) -> Result<Vec<u8>, RecordError> {
     assert!(
         (0..=MAX_VALUE_VERSION).contains(&version),
         "version {version}"
@@ -269,47 +292,47 @@ pub fn encode_group_metadata_value(v: &GroupMetadataValue, version: i16) -> Vec<
     let flexible = version >= 4;
     let mut w = Writer::default();
     w.i16(version);
-    w.str_any(&v.protocol_type, flexible);
+    w.string(&v.protocol_type, flexible)?;
     w.i32(v.generation);
-    w.opt_str(v.protocol.as_deref(), flexible);
-    w.opt_str(v.leader.as_deref(), flexible);
+    w.opt_string(v.protocol.as_deref(), flexible)?;
+    w.opt_string(v.leader.as_deref(), flexible)?;
     if version >= 2 {
         w.i64(v.current_state_timestamp);
     }
-    w.len(v.members.len(), flexible);
+    w.array_len(v.members.len(), flexible)?;
     for m in &v.members {
-        w.str_any(&m.member_id, flexible);
+        w.string(&m.member_id, flexible)?;
         if version >= 3 {
-            w.opt_str(m.group_instance_id.as_deref(), flexible);
+            w.opt_string(m.group_instance_id.as_deref(), flexible)?;
         }
-        w.str_any(&m.client_id, flexible);
-        w.str_any(&m.client_host, flexible);
+        w.string(&m.client_id, flexible)?;
+        w.string(&m.client_host, flexible)?;
         if version >= 1 {
             w.i32(m.rebalance_timeout);
         }
         w.i32(m.session_timeout);
-        w.bytes(&m.subscription, flexible);
-        w.bytes(&m.assignment, flexible);
+        w.bytes(&m.subscription, flexible)?;
+        w.bytes(&m.assignment, flexible)?;
         if flexible {
-            w.uvarint(0);
+            w.no_tagged_fields();
         }
     }
     if flexible {
-        w.uvarint(0);
+        w.no_tagged_fields();
     }
-    w.0
+    Ok(w.into_bytes())
 }
 
 pub fn decode_group_metadata_value(bytes: &[u8]) -> Result<GroupMetadataValue, RecordError> {
     let mut r = Reader::new(bytes);
-    let version = r.value_version()?;
+    let version = value_version(&mut r)?;
     let flexible = version >= 4;
     let protocol_type = r.string(flexible)?;
     let generation = r.i32()?;
     let protocol = r.opt_string(flexible)?;
     let leader = r.opt_string(flexible)?;
     let current_state_timestamp = if version >= 2 { r.i64()? } else { -1 };
-    let n = r.len(flexible)?;
+    let n = r.array_len(flexible)?;
     let mut members = Vec::with_capacity(n.min(1024));
     for _ in 0..n {
         let member_id = r.string(flexible)?;
@@ -383,34 +406,42 @@ impl LogEntry {
     /// length each, -1 for a tombstone's value), with the producer id and epoch first for a
     /// transactional record; for a marker, the producer id and epoch, 1 for commit or 0 for
     /// abort, and the transaction coordinator's epoch.
-    pub fn encode(&self) -> Vec<u8> {
+    ///
+    /// A record field too long for its length prefix (a string of more than 32,767 bytes, say)
+    /// is an error, at the byte of the entry where that field would start.
+    pub fn encode(&self) -> Result<Vec<u8>, RecordError> {
         let mut w = Writer::default();
-        let record = |w: &mut Writer, r: &Record| {
-            let key = r.encode_key();
-            w.i32(key.len() as i32);
-            w.0.extend_from_slice(&key);
-            match r.encode_value() {
-                Some(v) => {
-                    w.i32(v.len() as i32);
-                    w.0.extend_from_slice(&v);
+        let record = |w: &mut Writer, r: &Record| -> Result<(), RecordError> {
+            // The key and value start after their int32 length.
+            let within = |start: usize| {
+                move |e: RecordError| RecordError {
+                    what: e.what,
+                    at: start + 4 + e.at,
                 }
+            };
+            let key = r.encode_key().map_err(within(w.position()))?;
+            w.bytes(&key, false)?;
+            let value_at = w.position();
+            match r.encode_value().map_err(within(value_at))? {
+                Some(v) => w.bytes(&v, false)?,
                 None => w.i32(-1),
             }
+            Ok(())
         };
         match self {
             LogEntry::Plain(r) => {
-                w.0.push(ENTRY_PLAIN);
-                record(&mut w, r);
+                w.u8(ENTRY_PLAIN);
+                record(&mut w, r)?;
             }
             LogEntry::Transactional {
                 producer_id,
                 producer_epoch,
                 record: r,
             } => {
-                w.0.push(ENTRY_TRANSACTIONAL);
+                w.u8(ENTRY_TRANSACTIONAL);
                 w.i64(*producer_id);
                 w.i16(*producer_epoch);
-                record(&mut w, r);
+                record(&mut w, r)?;
             }
             LogEntry::Marker {
                 producer_id,
@@ -418,20 +449,20 @@ impl LogEntry {
                 commit,
                 coordinator_epoch,
             } => {
-                w.0.push(ENTRY_MARKER);
+                w.u8(ENTRY_MARKER);
                 w.i64(*producer_id);
                 w.i16(*producer_epoch);
-                w.0.push(u8::from(*commit));
+                w.u8(u8::from(*commit));
                 w.i32(*coordinator_epoch);
             }
         }
-        w.0
+        Ok(w.into_bytes())
     }
 
     pub fn decode(bytes: &[u8]) -> Result<LogEntry, RecordError> {
         let mut r = Reader::new(bytes);
         let record = |r: &mut Reader| -> Result<Record, RecordError> {
-            let at = r.at;
+            let at = r.at();
             let key_len = r.i32()?;
             if key_len < 0 {
                 return Err(RecordError {
@@ -467,7 +498,7 @@ impl LogEntry {
                     b => {
                         return Err(RecordError {
                             what: format!("marker type {b} (0 abort, 1 commit)"),
-                            at: r.at - 1,
+                            at: r.at() - 1,
                         })
                     }
                 },
@@ -485,199 +516,16 @@ impl LogEntry {
     }
 }
 
-/// Big-endian writer of Kafka's primitive types.
-#[derive(Default)]
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn i16(&mut self, v: i16) {
-        self.0.extend_from_slice(&v.to_be_bytes());
+/// A value's version, which must be one Kafka defines.
+fn value_version(r: &mut Reader) -> Result<i16, RecordError> {
+    let v = r.i16()?;
+    if !(0..=MAX_VALUE_VERSION).contains(&v) {
+        return Err(RecordError {
+            what: format!("unknown value version {v} (0-{MAX_VALUE_VERSION})"),
+            at: 0,
+        });
     }
-    fn i32(&mut self, v: i32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn i64(&mut self, v: i64) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn uvarint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.0.push((v as u8 & 0x7f) | 0x80);
-            v >>= 7;
-        }
-        self.0.push(v as u8);
-    }
-    /// An array or compact-array length.
-    fn len(&mut self, n: usize, flexible: bool) {
-        if flexible {
-            self.uvarint(n as u64 + 1);
-        } else {
-            self.i32(n as i32);
-        }
-    }
-    /// `string` (int16 length) or, flexible, `compact_string` (uvarint length + 1).
-    fn str_any(&mut self, s: &str, flexible: bool) {
-        if flexible {
-            self.uvarint(s.len() as u64 + 1);
-        } else {
-            self.i16(s.len() as i16);
-        }
-        self.0.extend_from_slice(s.as_bytes());
-    }
-    fn string(&mut self, s: &str) {
-        self.str_any(s, false);
-    }
-    fn opt_str(&mut self, s: Option<&str>, flexible: bool) {
-        match s {
-            Some(s) => self.str_any(s, flexible),
-            None if flexible => self.uvarint(0),
-            None => self.i16(-1),
-        }
-    }
-    fn bytes(&mut self, b: &[u8], flexible: bool) {
-        if flexible {
-            self.uvarint(b.len() as u64 + 1);
-        } else {
-            self.i32(b.len() as i32);
-        }
-        self.0.extend_from_slice(b);
-    }
-}
-
-/// Reader of Kafka's primitive types that names what it could not read and where.
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf, at: 0 }
-    }
-    fn err<T>(&self, what: impl Into<String>) -> Result<T, RecordError> {
-        Err(RecordError {
-            what: what.into(),
-            at: self.at,
-        })
-    }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
-        if self.buf.len() - self.at < n {
-            return self.err(format!(
-                "{n} bytes needed, {} left",
-                self.buf.len() - self.at
-            ));
-        }
-        let s = &self.buf[self.at..self.at + n];
-        self.at += n;
-        Ok(s)
-    }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
-    }
-    fn u8(&mut self) -> Result<u8, RecordError> {
-        Ok(self.array::<1>()?[0])
-    }
-    fn i16(&mut self) -> Result<i16, RecordError> {
-        Ok(i16::from_be_bytes(self.array()?))
-    }
-    fn i32(&mut self) -> Result<i32, RecordError> {
-        Ok(i32::from_be_bytes(self.array()?))
-    }
-    fn i64(&mut self) -> Result<i64, RecordError> {
-        Ok(i64::from_be_bytes(self.array()?))
-    }
-    fn uvarint(&mut self) -> Result<u64, RecordError> {
-        let mut v = 0u64;
-        for shift in (0..35).step_by(7) {
-            let b = self.u8()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        self.err("unsigned varint longer than 5 bytes")
-    }
-    fn value_version(&mut self) -> Result<i16, RecordError> {
-        let v = self.i16()?;
-        if !(0..=MAX_VALUE_VERSION).contains(&v) {
-            return Err(RecordError {
-                what: format!("unknown value version {v} (0-{MAX_VALUE_VERSION})"),
-                at: 0,
-            });
-        }
-        Ok(v)
-    }
-    /// A length: `None` for null (-1, or 0 in compact form).
-    fn length(&mut self, flexible: bool, wide: bool) -> Result<Option<usize>, RecordError> {
-        let n: i64 = if flexible {
-            self.uvarint()? as i64 - 1
-        } else if wide {
-            i64::from(self.i32()?)
-        } else {
-            i64::from(self.i16()?)
-        };
-        match n {
-            -1 => Ok(None),
-            n if n < 0 => self.err(format!("negative length {n}")),
-            n => Ok(Some(n as usize)),
-        }
-    }
-    fn opt_string(&mut self, flexible: bool) -> Result<Option<String>, RecordError> {
-        let Some(n) = self.length(flexible, false)? else {
-            return Ok(None);
-        };
-        let at = self.at;
-        let b = self.take(n)?;
-        match std::str::from_utf8(b) {
-            Ok(s) => Ok(Some(s.to_owned())),
-            Err(_) => Err(RecordError {
-                what: "string is not UTF-8".into(),
-                at,
-            }),
-        }
-    }
-    fn string(&mut self, flexible: bool) -> Result<String, RecordError> {
-        let at = self.at;
-        match self.opt_string(flexible)? {
-            Some(s) => Ok(s),
-            None => Err(RecordError {
-                what: "null where a string is required".into(),
-                at,
-            }),
-        }
-    }
-    fn bytes(&mut self, flexible: bool) -> Result<Vec<u8>, RecordError> {
-        match self.length(flexible, true)? {
-            Some(n) => Ok(self.take(n)?.to_vec()),
-            None => self.err("null where bytes are required"),
-        }
-    }
-    fn len(&mut self, flexible: bool) -> Result<usize, RecordError> {
-        match self.length(flexible, true)? {
-            Some(n) if n <= self.buf.len() - self.at => Ok(n),
-            Some(n) => self.err(format!(
-                "array of {n} elements in {} bytes",
-                self.buf.len() - self.at
-            )),
-            None => self.err("null where an array is required"),
-        }
-    }
-    fn skip_tagged_fields(&mut self) -> Result<(), RecordError> {
-        let n = self.uvarint()?;
-        for _ in 0..n {
-            let _tag = self.uvarint()?;
-            let size = self.uvarint()? as usize;
-            self.take(size)?;
-        }
-        Ok(())
-    }
-    fn end(&self) -> Result<(), RecordError> {
-        if self.at != self.buf.len() {
-            return self.err(format!("{} bytes after the end", self.buf.len() - self.at));
-        }
-        Ok(())
-    }
+    Ok(v)
 }
 
 #[cfg(test)]
@@ -727,7 +575,7 @@ mod tests {
             })),
         };
         assert_eq!(
-            r.encode_key(),
+            r.encode_key().unwrap(),
             [0, 1, 0, 1, b'g', 0, 1, b't', 0, 0, 0, 2].to_vec()
         );
         let mut want = vec![0, 3];
@@ -735,8 +583,12 @@ mod tests {
         want.extend_from_slice(&(-1i32).to_be_bytes());
         want.extend_from_slice(&[0, 0]);
         want.extend_from_slice(&1000i64.to_be_bytes());
-        assert_eq!(r.encode_value().unwrap(), want);
-        let back = Record::decode(&r.encode_key(), r.encode_value().as_deref()).unwrap();
+        assert_eq!(r.encode_value().unwrap().unwrap(), want);
+        let back = Record::decode(
+            &r.encode_key().unwrap(),
+            r.encode_value().unwrap().as_deref(),
+        )
+        .unwrap();
         assert_eq!(back, r);
     }
 
@@ -750,7 +602,8 @@ mod tests {
             expire_timestamp: 99,
         };
         for v in 0..=MAX_VALUE_VERSION {
-            let back = decode_offset_commit_value(&encode_offset_commit_value(&o, v)).unwrap();
+            let back =
+                decode_offset_commit_value(&encode_offset_commit_value(&o, v).unwrap()).unwrap();
             assert_eq!(back.offset, 5);
             assert_eq!(back.metadata, "meta");
             assert_eq!(back.leader_epoch, if v >= 3 { 3 } else { -1 }, "v{v}");
@@ -758,7 +611,8 @@ mod tests {
         }
         let g = group();
         for v in 0..=MAX_VALUE_VERSION {
-            let back = decode_group_metadata_value(&encode_group_metadata_value(&g, v)).unwrap();
+            let back =
+                decode_group_metadata_value(&encode_group_metadata_value(&g, v).unwrap()).unwrap();
             assert_eq!(back.members.len(), 2);
             assert_eq!(back.protocol, g.protocol);
             assert_eq!(back.leader, g.leader);
@@ -787,7 +641,8 @@ mod tests {
                 expire_timestamp: -1,
             },
             4,
-        );
+        )
+        .unwrap();
         // Compact string "ab": length 2 + 1.
         assert_eq!(&bytes[2 + 8 + 4..2 + 8 + 4 + 3], &[3, b'a', b'b']);
         // Replace the empty tagged-field section with one unknown field (tag 5, 2 bytes).
@@ -812,15 +667,47 @@ mod tests {
                 expire_timestamp: -1,
             },
             3,
-        );
+        )
+        .unwrap();
         v.pop();
         let e = decode_offset_commit_value(&v).unwrap_err();
         assert!(e.to_string().contains("8 bytes needed, 7 left"), "{e}");
         v.extend_from_slice(&[0, 0]);
         let e = decode_offset_commit_value(&v).unwrap_err();
-        assert!(e.to_string().contains("1 bytes after the end"), "{e}");
+        assert!(e.to_string().contains("1 trailing bytes"), "{e}");
         let e = LogEntry::decode(&[7]).unwrap_err();
         assert!(e.to_string().contains("unknown entry kind 7"), "{e}");
+    }
+
+    /// A string longer than an `int16` length can say is refused, not written with a wrong
+    /// prefix; the error names the byte of the entry where the string would start.
+    #[test]
+    fn over_long_strings_are_refused() {
+        let record = Record {
+            key: RecordKey::OffsetCommit {
+                group: "x".repeat(40_000),
+                topic: "t".into(),
+                partition: 0,
+            },
+            value: None,
+        };
+        let e = record.encode_key().unwrap_err();
+        assert_eq!(e.at, 2, "{e}");
+        assert!(e.what.contains("string of length 40000"), "{e}");
+        // Kind byte, key length, then the key's version.
+        let e = LogEntry::Plain(record).encode().unwrap_err();
+        assert_eq!(e.at, 1 + 4 + 2, "{e}");
+        let value = OffsetCommitValue {
+            offset: 0,
+            leader_epoch: -1,
+            metadata: "m".repeat(40_000),
+            commit_timestamp: 0,
+            expire_timestamp: -1,
+        };
+        assert!(encode_offset_commit_value(&value, 3).is_err());
+        // Version 4's compact string has room.
+        let bytes = encode_offset_commit_value(&value, 4).unwrap();
+        assert_eq!(decode_offset_commit_value(&bytes).unwrap(), value);
     }
 
     #[test]
@@ -852,7 +739,7 @@ mod tests {
                 coordinator_epoch: 1,
             },
         ] {
-            assert_eq!(LogEntry::decode(&e.encode()).unwrap(), e);
+            assert_eq!(LogEntry::decode(&e.encode().unwrap()).unwrap(), e);
         }
     }
 }

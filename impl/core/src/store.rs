@@ -273,8 +273,8 @@ impl Store {
     }
 }
 
-/// A failure of the durable store: the log's, a record that cannot be read, or an entry that
-/// cannot be applied. Each names the log entry.
+/// A failure of the durable store: the log's, a record that cannot be read (or, appending, be
+/// encoded), or an entry that cannot be applied. Each names the log entry.
 #[derive(Debug, thiserror::Error)]
 pub enum DurableError {
     #[error(transparent)]
@@ -333,7 +333,12 @@ impl Durable {
         if let Err(e) = self.store.validate(entry) {
             return Err(replay_error(&self.log, e));
         }
-        self.log.append(&entry.encode())?;
+        let bytes = entry.encode().map_err(|source| DurableError::Record {
+            path: self.log.path().display().to_string(),
+            index: self.store.entries(),
+            source,
+        })?;
+        self.log.append(&bytes)?;
         self.store
             .replay(entry)
             .map_err(|e| replay_error(&self.log, e))

@@ -44,6 +44,8 @@ use std::fmt;
 
 use kgroup_protocol::{coordinator_partition, ErrorCode, GroupId};
 
+use crate::wire::{Reader, WireError, Writer};
+
 /// The topic of the transaction coordinator's own log.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
 /// The group coordinator's topic; AddOffsetsToTxn adds one of its partitions to a transaction.
@@ -1269,6 +1271,15 @@ pub struct TxnRecordError {
     pub at: usize,
 }
 
+impl From<WireError> for TxnRecordError {
+    fn from(e: WireError) -> TxnRecordError {
+        TxnRecordError {
+            what: e.what,
+            at: e.at,
+        }
+    }
+}
+
 /// The only `TransactionLogKey` version.
 pub const TXN_KEY_VERSION: i16 = 0;
 /// The value version Kafka 3.9 writes unless `transaction.version` enables flexible records.
@@ -1295,7 +1306,7 @@ impl TxnLogRecord {
         let mut w = Writer::default();
         w.i16(TXN_KEY_VERSION);
         w.string(&self.transactional_id, false)?;
-        Ok(w.0)
+        Ok(w.into_bytes())
     }
 
     /// The value at `version` (0 or 1), or `None` for a tombstone.
@@ -1327,7 +1338,7 @@ impl TxnLogRecord {
                         w.i32(*p);
                     }
                     if flexible {
-                        w.uvarint(0); // no tagged fields
+                        w.no_tagged_fields();
                     }
                 }
             }
@@ -1335,9 +1346,9 @@ impl TxnLogRecord {
         w.i64(v.transaction_last_update_timestamp_ms);
         w.i64(v.transaction_start_timestamp_ms);
         if flexible {
-            w.uvarint(0); // no tagged fields
+            w.no_tagged_fields();
         }
-        Ok(Some(w.0))
+        Ok(Some(w.into_bytes()))
     }
 
     /// Reads a record from its key and value (`None`: a tombstone). Every byte must be used.
@@ -1364,33 +1375,31 @@ impl TxnLogRecord {
 }
 
 fn decode_value(bytes: &[u8]) -> Result<TxnLogValue, TxnRecordError> {
+    let refuse = |at, what: String| Err(TxnRecordError { what, at });
     let mut r = Reader::new(bytes);
     let version = r.i16()?;
     if !(0..=TXN_MAX_VALUE_VERSION).contains(&version) {
-        return r.err_at(0, format!("value version {version} (0 and 1 are defined)"));
+        return refuse(0, format!("value version {version} (0 and 1 are defined)"));
     }
     let flexible = version >= 1;
     let producer_id = r.i64()?;
     let producer_epoch = r.i16()?;
     let transaction_timeout_ms = r.i32()?;
-    let status_at = r.at;
+    let status_at = r.at();
     let status = r.i8()?;
     let Some(transaction_status) = TxnState::from_id(status) else {
-        return r.err_at(
+        return refuse(
             status_at,
             format!("transaction status {status} (0-7 are defined)"),
         );
     };
-    let transaction_partitions = match r.array_len(flexible, true)? {
+    let transaction_partitions = match r.opt_array_len(flexible)? {
         None => None,
         Some(n) => {
             let mut topics = Vec::new();
             for _ in 0..n {
                 let topic = r.string(flexible)?;
-                let count_at = r.at;
-                let Some(count) = r.array_len(flexible, false)? else {
-                    return r.err_at(count_at, "null partition_ids");
-                };
+                let count = r.array_len(flexible)?;
                 let mut partition_ids = Vec::new();
                 for _ in 0..count {
                     partition_ids.push(r.i32()?);
@@ -1421,183 +1430,4 @@ fn decode_value(bytes: &[u8]) -> Result<TxnLogValue, TxnRecordError> {
         transaction_last_update_timestamp_ms,
         transaction_start_timestamp_ms,
     })
-}
-
-/// Big-endian writer of Kafka's primitive types; lengths that do not fit are errors.
-#[derive(Default)]
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn i8(&mut self, v: i8) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn i16(&mut self, v: i16) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn i32(&mut self, v: i32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn i64(&mut self, v: i64) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn uvarint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.0.push((v & 0x7f) as u8 | 0x80);
-            v >>= 7;
-        }
-        self.0.push(v as u8);
-    }
-    fn too_long(&self, what: &str, len: usize) -> TxnRecordError {
-        TxnRecordError {
-            what: format!("{what} of length {len} does not fit Kafka's encoding"),
-            at: self.0.len(),
-        }
-    }
-    /// `string` (int16 length) or, flexible, `compact_string` (uvarint length + 1).
-    fn string(&mut self, s: &str, flexible: bool) -> Result<(), TxnRecordError> {
-        if flexible {
-            let len = u32::try_from(s.len())
-                .ok()
-                .filter(|n| *n < u32::MAX)
-                .ok_or_else(|| self.too_long("string", s.len()))?;
-            self.uvarint(u64::from(len) + 1);
-        } else {
-            let len = i16::try_from(s.len()).map_err(|_| self.too_long("string", s.len()))?;
-            self.i16(len);
-        }
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-    /// An array length: `int32`, or flexible, uvarint length + 1.
-    fn array_len(&mut self, n: usize, flexible: bool) -> Result<(), TxnRecordError> {
-        if flexible {
-            let len = u32::try_from(n)
-                .ok()
-                .filter(|n| *n < u32::MAX)
-                .ok_or_else(|| self.too_long("array", n))?;
-            self.uvarint(u64::from(len) + 1);
-        } else {
-            let len = i32::try_from(n).map_err(|_| self.too_long("array", n))?;
-            self.i32(len);
-        }
-        Ok(())
-    }
-    fn null_array(&mut self, flexible: bool) {
-        if flexible {
-            self.uvarint(0);
-        } else {
-            self.i32(-1);
-        }
-    }
-}
-
-/// Reader of Kafka's primitive types that says what it could not read and where.
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf, at: 0 }
-    }
-    fn err_at<T>(&self, at: usize, what: impl Into<String>) -> Result<T, TxnRecordError> {
-        Err(TxnRecordError {
-            what: what.into(),
-            at,
-        })
-    }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], TxnRecordError> {
-        let left = self.buf.len().saturating_sub(self.at);
-        if left < n {
-            return self.err_at(self.at, format!("{n} bytes needed, {left} left"));
-        }
-        let s = self.buf.get(self.at..self.at + n).unwrap_or_default();
-        self.at += n;
-        Ok(s)
-    }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], TxnRecordError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
-    }
-    fn i8(&mut self) -> Result<i8, TxnRecordError> {
-        Ok(i8::from_be_bytes(self.array()?))
-    }
-    fn i16(&mut self) -> Result<i16, TxnRecordError> {
-        Ok(i16::from_be_bytes(self.array()?))
-    }
-    fn i32(&mut self) -> Result<i32, TxnRecordError> {
-        Ok(i32::from_be_bytes(self.array()?))
-    }
-    fn i64(&mut self) -> Result<i64, TxnRecordError> {
-        Ok(i64::from_be_bytes(self.array()?))
-    }
-    fn uvarint(&mut self) -> Result<u64, TxnRecordError> {
-        let start = self.at;
-        let mut v = 0u64;
-        for shift in (0..35).step_by(7) {
-            let [b] = self.array::<1>()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        self.err_at(start, "unsigned varint longer than 5 bytes")
-    }
-    /// A non-null `string` or `compact_string`, which must be UTF-8.
-    fn string(&mut self, flexible: bool) -> Result<String, TxnRecordError> {
-        let at = self.at;
-        let len = if flexible {
-            match self.uvarint()? {
-                0 => return self.err_at(at, "null string where a string is required"),
-                n => usize::try_from(n - 1).unwrap_or(usize::MAX),
-            }
-        } else {
-            match self.i16()? {
-                n if n < 0 => {
-                    return self.err_at(at, format!("string length {n} where a string is required"))
-                }
-                n => n as usize,
-            }
-        };
-        let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).or_else(|_| self.err_at(at, "string is not UTF-8"))
-    }
-    /// An array length; `None` for null, refused unless `nullable`.
-    fn array_len(&mut self, flexible: bool, nullable: bool) -> Result<Option<u64>, TxnRecordError> {
-        let at = self.at;
-        let len = if flexible {
-            self.uvarint()?.checked_sub(1)
-        } else {
-            match self.i32()? {
-                -1 => None,
-                n if n < 0 => return self.err_at(at, format!("array length {n}")),
-                n => Some(n as u64),
-            }
-        };
-        if len.is_none() && !nullable {
-            return self.err_at(at, "null array where an array is required");
-        }
-        Ok(len)
-    }
-    fn skip_tagged_fields(&mut self) -> Result<(), TxnRecordError> {
-        let count = self.uvarint()?;
-        for _ in 0..count {
-            let _tag = self.uvarint()?;
-            let size = self.uvarint()?;
-            self.take(usize::try_from(size).unwrap_or(usize::MAX))?;
-        }
-        Ok(())
-    }
-    fn end(&self) -> Result<(), TxnRecordError> {
-        if self.at == self.buf.len() {
-            Ok(())
-        } else {
-            self.err_at(
-                self.at,
-                format!("{} trailing bytes", self.buf.len() - self.at),
-            )
-        }
-    }
 }
