@@ -38,7 +38,9 @@
 //! - Auto-commit, pattern subscriptions, subscription changes, pausing and fetching are not
 //!   modelled; [`Consumer::commit`] is `commitSync` with `default.api.timeout.ms`.
 //! - A fatal error ends the machine, as an application that closes its consumer on the
-//!   exception: [`Output::Fatal`], then [`Output::PartitionsLost`] for whatever it still owned.
+//!   exception: [`Output::Fatal`], then what `close()` does (the owned partitions revoked, or
+//!   lost if the generation is gone or a rebalance is under way, and LeaveGroup for a dynamic
+//!   member in the group); after FENCED_INSTANCE_ID the partitions are lost and nothing is sent.
 //!   FENCED_INSTANCE_ID from a heartbeat is reported at once rather than from the next `poll`.
 //!   Errors Kafka raises locally as exceptions without an error code (an assignment or
 //!   subscription that does not decode, a protocol the member did not offer) are
@@ -377,14 +379,30 @@ impl Generation {
     }
 }
 
-/// How a failed join is retried by `joinGroupIfNeeded`.
+/// The simple name of the exception Kafka's client raises for an error code:
+/// UNKNOWN_MEMBER_ID is `UnknownMemberIdException`, and so on.
+fn exception_name(e: ErrorCode) -> &'static str {
+    match e {
+        ErrorCode::UnknownMemberId => "UnknownMemberIdException",
+        ErrorCode::IllegalGeneration => "IllegalGenerationException",
+        ErrorCode::RebalanceInProgress => "RebalanceInProgressException",
+        ErrorCode::CoordinatorNotAvailable => "CoordinatorNotAvailableException",
+        ErrorCode::NotCoordinator => "NotCoordinatorException",
+        ErrorCode::CoordinatorLoadInProgress => "CoordinatorLoadInProgressException",
+        _ => "KafkaException",
+    }
+}
+
+/// How a failed join is retried by `joinGroupIfNeeded`. The retries carry the simple name of
+/// the exception Kafka's client raises, which becomes the next JoinGroup's reason ("rebalance
+/// failed due to ..."); MEMBER_ID_REQUIRED carries none: its own reason stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum JoinFailure {
     /// UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS, MEMBER_ID_REQUIRED: rejoin
     /// at once.
-    Immediate,
+    Immediate(Option<&'static str>),
     /// A retriable error (coordinator moved or loading, disconnection): rejoin after the backoff.
-    Backoff,
+    Backoff(&'static str),
     /// Thrown to the application.
     Fatal(ErrorCode),
 }
@@ -712,6 +730,23 @@ impl Consumer {
             });
             return;
         }
+        if offsets.is_empty() {
+            // commitSync with nothing to commit returns at once.
+            self.outputs.push_back(Output::CommitCompleted {
+                offsets,
+                error: ErrorCode::None,
+            });
+            return;
+        }
+        if offsets.iter().any(|o| o.committed_offset < 0) {
+            // Kafka refuses a negative offset locally (IllegalArgumentException), sending
+            // nothing; INVALID_COMMIT_OFFSET_SIZE is the nearest error code.
+            self.outputs.push_back(Output::CommitCompleted {
+                offsets,
+                error: ErrorCode::InvalidCommitOffsetSize,
+            });
+            return;
+        }
         self.commits.push_back(CommitJob {
             offsets,
             deadline: self.now.saturating_add(self.config.default_api_timeout_ms),
@@ -776,7 +811,7 @@ impl Consumer {
             if now >= t {
                 // Found again (`FindCoordinatorResponseHandler`): the session timer restarts.
                 self.coordinator_ready_at = None;
-                self.session_deadline = now + self.config.session_timeout_ms as u64;
+                self.session_deadline = now.saturating_add(self.config.session_timeout_ms as u64);
             }
         }
         if self.coordinator_ready_at.is_none() && !self.state.has_not_joined() {
@@ -821,8 +856,10 @@ impl Consumer {
             .collect()
     }
 
+    /// `requestRejoin`: the reason goes into the next JoinGroup (v8+), cut to 255 characters as
+    /// `JoinGroupRequest.maybeTruncateReason` does.
     fn request_rejoin(&mut self, reason: &str) {
-        self.rejoin_reason = reason.to_owned();
+        self.rejoin_reason = reason.chars().take(255).collect();
         self.rejoin_needed = true;
     }
 
@@ -877,11 +914,19 @@ impl Consumer {
                     }
                 }
                 JoinPhase::Failed(failure) => {
-                    self.request_rejoin("rebalance failed");
+                    let exception = match failure {
+                        JoinFailure::Immediate(e) => e,
+                        JoinFailure::Backoff(e) => Some(e),
+                        JoinFailure::Fatal(_) => None,
+                    };
+                    if let Some(e) = exception {
+                        self.request_rejoin(&format!("rebalance failed due to {e}"));
+                    }
                     match failure {
-                        JoinFailure::Immediate => {}
-                        JoinFailure::Backoff => {
-                            self.join_retry_at = self.now + self.config.retry_backoff_ms;
+                        JoinFailure::Immediate(_) => {}
+                        JoinFailure::Backoff(_) => {
+                            self.join_retry_at =
+                                self.now.saturating_add(self.config.retry_backoff_ms);
                             return;
                         }
                         JoinFailure::Fatal(e) => {
@@ -1025,24 +1070,26 @@ impl Consumer {
                     JoinFailure::Fatal(ErrorCode::InconsistentGroupProtocol)
                 } else if self.state != MemberState::PreparingRebalance {
                     // `UnjoinedGroupException`: the member left while the JoinGroup waited.
-                    JoinFailure::Backoff
+                    JoinFailure::Backoff("UnjoinedGroupException")
                 } else {
                     return self.on_joined(r);
                 }
             }
-            ErrorCode::CoordinatorLoadInProgress => JoinFailure::Backoff,
+            ErrorCode::CoordinatorLoadInProgress => {
+                JoinFailure::Backoff("CoordinatorLoadInProgressException")
+            }
             ErrorCode::UnknownMemberId => {
                 if self.generation == *sent {
                     self.reset_state_and_rejoin(
-                        "encountered UNKNOWN_MEMBER_ID from JoinGroup",
+                        "encountered UNKNOWN_MEMBER_ID from JOIN_GROUP response",
                         true,
                     );
                 }
-                JoinFailure::Immediate
+                JoinFailure::Immediate(Some("UnknownMemberIdException"))
             }
             ErrorCode::CoordinatorNotAvailable | ErrorCode::NotCoordinator => {
                 self.mark_coordinator_unknown(false);
-                JoinFailure::Backoff
+                JoinFailure::Backoff(exception_name(r.error_code))
             }
             ErrorCode::MemberIdRequired => {
                 // KIP-394: rejoin at once with the member id the coordinator chose.
@@ -1050,10 +1097,16 @@ impl Consumer {
                     member_id: r.member_id.0,
                     ..Generation::none()
                 };
-                self.request_rejoin("need to re-join with the given member-id");
-                JoinFailure::Immediate
+                let reason = format!(
+                    "need to re-join with the given member-id: {}",
+                    self.generation.member_id
+                );
+                self.request_rejoin(&reason);
+                JoinFailure::Immediate(None)
             }
-            ErrorCode::RebalanceInProgress => JoinFailure::Immediate,
+            ErrorCode::RebalanceInProgress => {
+                JoinFailure::Immediate(Some("RebalanceInProgressException"))
+            }
             // FENCED_INSTANCE_ID, INCONSISTENT_GROUP_PROTOCOL, INVALID_SESSION_TIMEOUT,
             // INVALID_GROUP_ID, GROUP_AUTHORIZATION_FAILED, GROUP_MAX_SIZE_REACHED,
             // UNSUPPORTED_VERSION and anything unexpected are thrown to the application.
@@ -1068,9 +1121,9 @@ impl Consumer {
         self.state = MemberState::CompletingRebalance;
         // `HeartbeatThread.enable` → `Heartbeat.resetTimeouts`.
         let now = self.now;
-        self.session_deadline = now + self.config.session_timeout_ms as u64;
+        self.session_deadline = now.saturating_add(self.config.session_timeout_ms as u64);
         self.last_poll = now;
-        self.heartbeat_due = now + self.config.heartbeat_interval_ms;
+        self.heartbeat_due = now.saturating_add(self.config.heartbeat_interval_ms);
         self.generation = Generation {
             id: r.generation_id.0,
             member_id: r.member_id.0.clone(),
@@ -1214,23 +1267,26 @@ impl Consumer {
                     }
                 } else {
                     // The heartbeat thread reset the generation meanwhile: retry at once.
-                    JoinFailure::Immediate
+                    JoinFailure::Immediate(Some("UnjoinedGroupException"))
                 }
             }
-            ErrorCode::RebalanceInProgress => JoinFailure::Immediate,
+            ErrorCode::RebalanceInProgress => {
+                JoinFailure::Immediate(Some("RebalanceInProgressException"))
+            }
             ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => {
                 if self.generation == *sent {
                     let reset_member_id = r.error_code != ErrorCode::IllegalGeneration;
-                    self.reset_state_and_rejoin(
-                        "encountered an error from SyncGroup",
-                        reset_member_id,
+                    let reason = format!(
+                        "encountered {} from SYNC_GROUP response",
+                        r.error_code.name()
                     );
+                    self.reset_state_and_rejoin(&reason, reset_member_id);
                 }
-                JoinFailure::Immediate
+                JoinFailure::Immediate(Some(exception_name(r.error_code)))
             }
             ErrorCode::CoordinatorNotAvailable | ErrorCode::NotCoordinator => {
                 self.mark_coordinator_unknown(false);
-                JoinFailure::Backoff
+                JoinFailure::Backoff(exception_name(r.error_code))
             }
             // FENCED_INSTANCE_ID, GROUP_AUTHORIZATION_FAILED and anything unexpected.
             other => JoinFailure::Fatal(other),
@@ -1281,7 +1337,7 @@ impl Consumer {
     // ---- heartbeats ----------------------------------------------------------------------
 
     fn send_heartbeat(&mut self) {
-        self.heartbeat_due = self.now + self.config.heartbeat_interval_ms;
+        self.heartbeat_due = self.now.saturating_add(self.config.heartbeat_interval_ms);
         let version = self.config.versions.heartbeat;
         let request = HeartbeatRequest {
             group_id: GroupId(self.config.group_id.clone()),
@@ -1321,10 +1377,8 @@ impl Consumer {
             | ErrorCode::UnknownMemberId
             | ErrorCode::FencedInstanceId => {
                 if self.generation == *sent {
-                    self.reset_state_and_rejoin(
-                        "encountered an error from Heartbeat",
-                        error != ErrorCode::IllegalGeneration,
-                    );
+                    let reason = format!("encountered {} from HEARTBEAT response", error.name());
+                    self.reset_state_and_rejoin(&reason, error != ErrorCode::IllegalGeneration);
                     if error == ErrorCode::FencedInstanceId {
                         return self.fatal(error);
                     }
@@ -1338,11 +1392,13 @@ impl Consumer {
     }
 
     fn receive_heartbeat(&mut self) {
-        self.session_deadline = self.now + self.config.session_timeout_ms as u64;
+        self.session_deadline = self
+            .now
+            .saturating_add(self.config.session_timeout_ms as u64);
     }
 
     fn fail_heartbeat(&mut self) {
-        self.heartbeat_due = self.now + self.config.retry_backoff_ms;
+        self.heartbeat_due = self.now.saturating_add(self.config.retry_backoff_ms);
     }
 
     // ---- leaving -------------------------------------------------------------------------
@@ -1392,7 +1448,7 @@ impl Consumer {
                 timeout,
             );
         }
-        self.reset_state_and_rejoin(reason, true);
+        self.reset_state_and_rejoin("consumer pro-actively leaving the group", true);
     }
 
     // ---- commits -------------------------------------------------------------------------
@@ -1466,7 +1522,7 @@ impl Consumer {
 
     /// A retriable failure: the commit is sent again after the backoff (its deadline permitting).
     fn retry_commit(&mut self) {
-        let at = self.now + self.config.retry_backoff_ms;
+        let at = self.now.saturating_add(self.config.retry_backoff_ms);
         if let Some(job) = self.commits.front_mut() {
             job.in_flight = None;
             job.retry_at = at;
@@ -1500,10 +1556,11 @@ impl Consumer {
                         self.finish_commit(ErrorCode::FencedInstanceId);
                         return self.fatal(ErrorCode::FencedInstanceId);
                     }
+                    // Another generation already: Kafka raises CommitFailedException.
                     let error = if self.state == MemberState::PreparingRebalance {
                         ErrorCode::RebalanceInProgress
                     } else {
-                        ErrorCode::FencedInstanceId
+                        ErrorCode::UnknownMemberId
                     };
                     return self.finish_commit(error);
                 }
@@ -1516,11 +1573,10 @@ impl Consumer {
                         // Already rejoining in a newer generation: not this member's fault.
                         return self.finish_commit(ErrorCode::RebalanceInProgress);
                     }
-                    self.reset_state_and_rejoin(
-                        "encountered an error from OffsetCommit",
-                        e != ErrorCode::IllegalGeneration,
-                    );
-                    return self.finish_commit(e);
+                    let reason = format!("encountered {} from OFFSET_COMMIT response", e.name());
+                    self.reset_state_and_rejoin(&reason, e != ErrorCode::IllegalGeneration);
+                    // Kafka raises CommitFailedException for both.
+                    return self.finish_commit(ErrorCode::UnknownMemberId);
                 }
                 // GROUP_AUTHORIZATION_FAILED, OFFSET_METADATA_TOO_LARGE,
                 // INVALID_COMMIT_OFFSET_SIZE and anything unexpected.
@@ -1556,7 +1612,7 @@ impl Consumer {
     /// the connection, as Kafka's `disconnectAsync` does.
     fn mark_coordinator_unknown(&mut self, disconnected: bool) {
         if self.coordinator_ready_at.is_none() {
-            self.coordinator_ready_at = Some(self.now + self.config.retry_backoff_ms);
+            self.coordinator_ready_at = Some(self.now.saturating_add(self.config.retry_backoff_ms));
             if !disconnected {
                 self.outputs.push_back(Output::Disconnect);
             }
@@ -1571,7 +1627,7 @@ impl Consumer {
         match kind {
             Kind::Join | Kind::Sync => {
                 if matches!(self.phase, JoinPhase::Joining(x) | JoinPhase::Syncing(x) if x == id) {
-                    self.phase = JoinPhase::Failed(JoinFailure::Backoff);
+                    self.phase = JoinPhase::Failed(JoinFailure::Backoff("DisconnectException"));
                 }
             }
             Kind::Heartbeat => self.fail_heartbeat(),
@@ -1590,14 +1646,23 @@ impl Consumer {
         if self.life != Life::Running {
             return;
         }
+        self.outputs.push_back(Output::Fatal(error));
+        if error == ErrorCode::FencedInstanceId {
+            // Another process holds the instance: what this one owned is lost, and a static
+            // member never sends LeaveGroup.
+            if !self.owned.is_empty() {
+                let lost = mem::take(&mut self.owned);
+                self.outputs
+                    .push_back(Output::PartitionsLost(lost.into_iter().collect()));
+            }
+        } else {
+            // The application closes the consumer on the exception: close()'s revoke (or lost)
+            // and, for a dynamic member in the group, LeaveGroup.
+            self.on_leave_prepare();
+            self.maybe_leave_group("the consumer is being closed");
+        }
         self.life = Life::Failed(error);
         self.state = MemberState::Unjoined;
-        self.outputs.push_back(Output::Fatal(error));
-        if !self.owned.is_empty() {
-            let lost = mem::take(&mut self.owned);
-            self.outputs
-                .push_back(Output::PartitionsLost(lost.into_iter().collect()));
-        }
         for job in mem::take(&mut self.commits) {
             self.outputs.push_back(Output::CommitCompleted {
                 offsets: job.offsets,
