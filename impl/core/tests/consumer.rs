@@ -1514,7 +1514,7 @@ fn join_reasons_are_kafkas() {
     let t = topics(&[("t", 2)]);
     let mut c = Consumer::new(config("c1", &[Strategy::Range], &t), 0).unwrap();
     c.set_metadata(t.clone());
-    let mut next_join = |c: &mut Consumer, now: u64| -> (u64, Option<String>) {
+    let next_join = |c: &mut Consumer, now: u64| -> (u64, Option<String>) {
         c.poll(now);
         let mut found = None;
         while let Some(o) = c.poll_output() {
