@@ -53,6 +53,48 @@ fn java_length(s: &str) -> usize {
     s.encode_utf16().count()
 }
 
+/// The longest string a record field may hold: Kafka's records carry `int16` string lengths,
+/// and a member id adds `-` and a UUID (37 bytes) to the client or instance id it starts with.
+const MAX_STRING: usize = i16::MAX as usize - 64;
+
+/// Whether every string the request could put into a record fits a record. Kafka's non-flexible
+/// request versions cannot carry longer ones; flexible versions can, and Kafka would then fail
+/// the append. Refusing such a request up front (INVALID_REQUEST) keeps every entry the
+/// coordinator emits encodable.
+fn strings_fit(ctx: &Context, request: &Request) -> bool {
+    let fits = |s: &str| s.len() <= MAX_STRING;
+    let opt = |s: &Option<GroupInstanceId>| s.as_ref().is_none_or(|i| fits(&i.0));
+    let parts = |ps: &[OffsetCommitPartition]| {
+        ps.iter()
+            .all(|p| fits(&p.partition.topic) && p.committed_metadata.as_deref().is_none_or(fits))
+    };
+    fits(&ctx.client_id)
+        && fits(&ctx.client_host)
+        && match request {
+            Request::JoinGroup(r) => {
+                let m = &r.message;
+                fits(&m.group_id.0)
+                    && fits(&m.member_id.0)
+                    && opt(&m.group_instance_id)
+                    && fits(&m.protocol_type)
+                    && m.protocols.iter().all(|p| fits(&p.name))
+            }
+            Request::SyncGroup(r) => {
+                let m = &r.message;
+                fits(&m.group_id.0) && fits(&m.member_id.0) && opt(&m.group_instance_id)
+            }
+            Request::Heartbeat(r) => fits(&r.message.group_id.0),
+            Request::LeaveGroup(r) => fits(&r.message.group_id.0),
+            Request::OffsetCommit(r) => fits(&r.message.group_id.0) && parts(&r.message.partitions),
+            Request::TxnOffsetCommit(r) => {
+                fits(&r.message.group_id.0) && parts(&r.message.partitions)
+            }
+            Request::OffsetFetch(r) => fits(&r.message.group_id.0),
+            Request::DescribeGroups(_) | Request::ListGroups(_) => true,
+            Request::DeleteGroups(r) => r.message.groups.iter().all(|g| fits(&g.0)),
+        }
+}
+
 /// The caller's id for a request; responses carry it back.
 pub type RequestId = u64;
 
@@ -690,6 +732,9 @@ impl GroupCoordinator {
     pub fn handle_request(&mut self, now: u64, ctx: Context, request: Request) {
         self.now = self.now.max(now);
         let id = ctx.id;
+        if !strings_fit(&ctx, &request) {
+            return self.refuse(id, &request, ErrorCode::InvalidRequest);
+        }
         match request {
             Request::JoinGroup(r) => self.join_group(&ctx, r),
             Request::SyncGroup(r) => self.sync_group(id, r),
@@ -785,6 +830,60 @@ impl GroupCoordinator {
             self.config.offsets_topic_num_partitions,
         );
         (!owned.contains(&partition)).then_some(ErrorCode::NotCoordinator)
+    }
+
+    /// Answers `request` with `error` and nothing else, in the response shape of its API.
+    fn refuse(&mut self, id: RequestId, request: &Request, error: ErrorCode) {
+        let per_partition = |parts: &[OffsetCommitPartition]| {
+            parts.iter().map(|p| (p.partition.clone(), error)).collect()
+        };
+        let response = match request {
+            Request::JoinGroup(_) => Response::JoinGroup(Self::join_response(error, "")),
+            Request::SyncGroup(_) => Response::SyncGroup(Self::sync_error(error)),
+            Request::Heartbeat(_) => Response::Heartbeat(HeartbeatResponse { error_code: error }),
+            Request::LeaveGroup(_) => Response::LeaveGroup(LeaveGroupResponse {
+                error_code: error,
+                members: vec![],
+            }),
+            Request::OffsetCommit(r) => Response::OffsetCommit(OffsetCommitResponse {
+                partitions: per_partition(&r.message.partitions),
+            }),
+            Request::TxnOffsetCommit(r) => Response::TxnOffsetCommit(TxnOffsetCommitResponse {
+                partitions: per_partition(&r.message.partitions),
+            }),
+            Request::OffsetFetch(_) => Response::OffsetFetch(OffsetFetchResponse {
+                error_code: error,
+                partitions: vec![],
+            }),
+            Request::DescribeGroups(r) => Response::DescribeGroups(DescribeGroupsResponse {
+                groups: r
+                    .message
+                    .groups
+                    .iter()
+                    .map(|g| DescribedGroup {
+                        error_code: error,
+                        group_id: g.clone(),
+                        group_state: String::new(),
+                        protocol_type: String::new(),
+                        protocol_data: String::new(),
+                        members: vec![],
+                    })
+                    .collect(),
+            }),
+            Request::ListGroups(_) => Response::ListGroups(ListGroupsResponse {
+                error_code: error,
+                groups: vec![],
+            }),
+            Request::DeleteGroups(r) => Response::DeleteGroups(DeleteGroupsResponse {
+                results: r
+                    .message
+                    .groups
+                    .iter()
+                    .map(|g| (g.clone(), error))
+                    .collect(),
+            }),
+        };
+        self.respond(id, response);
     }
 
     // ---- outputs -------------------------------------------------------------------------

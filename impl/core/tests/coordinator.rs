@@ -99,7 +99,11 @@ impl Harness {
         while let Some(out) = self.c.poll_output() {
             self.outputs.push(out.clone());
             match out {
-                Output::Append(e) => self.log.push(e),
+                Output::Append(e) => {
+                    e.encode()
+                        .expect("every entry the coordinator emits encodes");
+                    self.log.push(e)
+                }
                 Output::Abandoned { id } => {
                     assert!(self.abandoned.insert(id), "request {id} abandoned twice");
                     assert!(
@@ -1338,4 +1342,54 @@ fn a_stable_groups_offsets_of_unsubscribed_topics_expire() {
         h.c.store().offset("g", "old", 0).is_none(),
         "an unsubscribed topic's offset expired"
     );
+}
+
+/// Strings a record cannot hold (over Kafka's int16 string length) are refused up front, so
+/// every entry the coordinator emits encodes.
+#[test]
+fn strings_too_long_for_a_record_are_refused() {
+    let mut h = Harness::new();
+    let long = "x".repeat(40_000);
+    let req = JoinGroupRequest {
+        group_id: GroupId(long.clone()),
+        session_timeout_ms: SESSION,
+        rebalance_timeout_ms: REBALANCE,
+        member_id: MemberId(String::new()),
+        group_instance_id: None,
+        protocol_type: "consumer".into(),
+        protocols: vec![],
+        reason: None,
+    };
+    let id = h.send(
+        "client",
+        Request::JoinGroup(Versioned {
+            api_version: 9,
+            message: req,
+        }),
+    );
+    assert_eq!(h.join(id).error_code, ErrorCode::InvalidRequest);
+    let req = OffsetCommitRequest {
+        group_id: GroupId("g".into()),
+        generation_id: GenerationId(-1),
+        member_id: MemberId(String::new()),
+        group_instance_id: None,
+        partitions: vec![OffsetCommitPartition {
+            partition: TopicPartition::new(long, 0),
+            committed_offset: 1,
+            committed_leader_epoch: -1,
+            committed_metadata: None,
+        }],
+    };
+    let id = h.send(
+        "client",
+        Request::OffsetCommit(Versioned {
+            api_version: 9,
+            message: req,
+        }),
+    );
+    let Some(Response::OffsetCommit(r)) = h.answer(id) else {
+        panic!("no OffsetCommit response")
+    };
+    assert_eq!(r.partitions[0].1, ErrorCode::InvalidRequest);
+    assert!(h.log.is_empty());
 }
