@@ -51,3 +51,126 @@ pub struct MemberPartitions {
     pub member: String,
     pub partitions: Vec<u32>,
 }
+
+/// The version of the conformance trace format below. docs/trace-format.md describes it.
+pub const TRACE_VERSION: u32 = 1;
+
+/// A conformance trace: a coordinator configuration, then the inputs a coordinator receives
+/// (requests, the passing of time, a failover, transaction markers) interleaved with what it
+/// must have answered by then.
+///
+/// Member ids are chosen by the implementation under test, so a trace never spells one out:
+/// any string of the form `${name}` in a response is a placeholder that binds `name` to the
+/// actual value the first time it is met and must equal it afterwards; in a request it stands for
+/// the bound value. `${_}` matches anything and binds nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct Trace {
+    /// [`TRACE_VERSION`].
+    pub version: u32,
+    /// A unique, stable name (the file name without `.json`).
+    pub name: String,
+    /// What the trace shows, in a sentence.
+    pub description: String,
+    /// The coordinator settings the expected outcomes assume.
+    pub config: TraceConfig,
+    pub steps: Vec<TraceStep>,
+}
+
+/// Coordinator settings a trace depends on (the broker configuration names in comments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct TraceConfig {
+    /// `group.min.session.timeout.ms`.
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub group_max_session_timeout_ms: i32,
+    /// `group.initial.rebalance.delay.ms`.
+    pub group_initial_rebalance_delay_ms: i32,
+    /// `group.max.size`.
+    pub group_max_size: u32,
+}
+
+impl Default for TraceConfig {
+    /// Kafka's defaults.
+    fn default() -> Self {
+        TraceConfig {
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_initial_rebalance_delay_ms: 3_000,
+            group_max_size: i32::MAX as u32,
+        }
+    }
+}
+
+/// One step of a trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(tag = "step", rename_all = "snake_case")
+)]
+pub enum TraceStep {
+    /// Request `id` arrives from `client` (its `client.id`) at the current time.
+    Send {
+        id: u64,
+        client: String,
+        request: TraceRequest,
+    },
+    /// Request `id` has been answered, with exactly this response.
+    Expect { id: u64, response: TraceResponse },
+    /// Request `id` has not been answered yet (a JoinGroup or SyncGroup waiting for the
+    /// rebalance).
+    Pending { id: u64 },
+    /// The clock moves forward by `ms`; every timer due by then fires.
+    Advance { ms: u64 },
+    /// The coordinator fails over: its memory is lost and a new one loads the offsets log.
+    /// Requests still unanswered are lost with it.
+    Restart,
+    /// A transaction marker for the group's offsets partition arrives (WriteTxnMarkers).
+    Marker {
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    },
+}
+
+/// A request with its API version, one variant per API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum TraceRequest {
+    JoinGroup(crate::api::Versioned<crate::api::JoinGroupRequest>),
+    SyncGroup(crate::api::Versioned<crate::api::SyncGroupRequest>),
+    Heartbeat(crate::api::Versioned<crate::api::HeartbeatRequest>),
+    LeaveGroup(crate::api::Versioned<crate::api::LeaveGroupRequest>),
+    OffsetCommit(crate::api::Versioned<crate::api::OffsetCommitRequest>),
+    OffsetFetch(crate::api::Versioned<crate::api::OffsetFetchRequest>),
+    TxnOffsetCommit(crate::api::Versioned<crate::api::TxnOffsetCommitRequest>),
+    DescribeGroups(crate::api::Versioned<crate::api::DescribeGroupsRequest>),
+    ListGroups(crate::api::Versioned<crate::api::ListGroupsRequest>),
+    DeleteGroups(crate::api::Versioned<crate::api::DeleteGroupsRequest>),
+}
+
+/// A response, one variant per API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum TraceResponse {
+    JoinGroup(crate::api::JoinGroupResponse),
+    SyncGroup(crate::api::SyncGroupResponse),
+    Heartbeat(crate::api::HeartbeatResponse),
+    LeaveGroup(crate::api::LeaveGroupResponse),
+    OffsetCommit(crate::api::OffsetCommitResponse),
+    OffsetFetch(crate::api::OffsetFetchResponse),
+    TxnOffsetCommit(crate::api::TxnOffsetCommitResponse),
+    DescribeGroups(crate::api::DescribeGroupsResponse),
+    ListGroups(crate::api::ListGroupsResponse),
+    DeleteGroups(crate::api::DeleteGroupsResponse),
+}

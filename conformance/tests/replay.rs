@@ -1,0 +1,265 @@
+//! The conformance replayer against kgroup-core in process: a trace of a group's life (written
+//! here from Kafka's documented behaviour; the model-generated corpus comes with trace
+//! generation) passes; a changed expectation fails at its step with the field named; the JSON
+//! form is pinned.
+
+use kgroup_conformance::replay::{replay_inproc, Failure};
+use kgroup_protocol::api::*;
+use kgroup_protocol::trace::{
+    Trace, TraceConfig, TraceRequest, TraceResponse, TraceStep, TRACE_VERSION,
+};
+use kgroup_protocol::{ErrorCode, GenerationId, GroupId, MemberId, TopicPartition};
+
+fn g() -> GroupId {
+    GroupId("g".into())
+}
+
+fn join(id: u64, client: &str, member: &str) -> TraceStep {
+    TraceStep::Send {
+        id,
+        client: client.into(),
+        request: TraceRequest::JoinGroup(Versioned {
+            api_version: 9,
+            message: JoinGroupRequest {
+                group_id: g(),
+                session_timeout_ms: 10_000,
+                rebalance_timeout_ms: 30_000,
+                member_id: MemberId(member.into()),
+                group_instance_id: None,
+                protocol_type: "consumer".into(),
+                protocols: vec![JoinGroupProtocol {
+                    name: "range".into(),
+                    metadata: vec![0, 3],
+                }],
+                reason: None,
+            },
+        }),
+    }
+}
+
+fn joined(id: u64, member: &str, generation: i32, leader: &str, members: &[&str]) -> TraceStep {
+    TraceStep::Expect {
+        id,
+        response: TraceResponse::JoinGroup(JoinGroupResponse {
+            error_code: ErrorCode::None,
+            generation_id: GenerationId(generation),
+            protocol_type: Some("consumer".into()),
+            protocol_name: Some("range".into()),
+            leader: MemberId(leader.into()),
+            skip_assignment: false,
+            member_id: MemberId(member.into()),
+            members: members
+                .iter()
+                .map(|m| JoinGroupResponseMember {
+                    member_id: MemberId((*m).into()),
+                    group_instance_id: None,
+                    metadata: vec![0, 3],
+                })
+                .collect(),
+        }),
+    }
+}
+
+fn sync(id: u64, member: &str, generation: i32, assignments: &[(&str, u8)]) -> TraceStep {
+    TraceStep::Send {
+        id,
+        client: "c".into(),
+        request: TraceRequest::SyncGroup(Versioned {
+            api_version: 5,
+            message: SyncGroupRequest {
+                group_id: g(),
+                generation_id: GenerationId(generation),
+                member_id: MemberId(member.into()),
+                group_instance_id: None,
+                protocol_type: Some("consumer".into()),
+                protocol_name: Some("range".into()),
+                assignments: assignments
+                    .iter()
+                    .map(|(m, a)| SyncGroupAssignment {
+                        member_id: MemberId((*m).into()),
+                        assignment: vec![*a],
+                    })
+                    .collect(),
+            },
+        }),
+    }
+}
+
+fn synced(id: u64, assignment: u8) -> TraceStep {
+    TraceStep::Expect {
+        id,
+        response: TraceResponse::SyncGroup(SyncGroupResponse {
+            error_code: ErrorCode::None,
+            protocol_type: Some("consumer".into()),
+            protocol_name: Some("range".into()),
+            assignment: vec![assignment],
+        }),
+    }
+}
+
+fn heartbeat(id: u64, member: &str, generation: i32) -> TraceStep {
+    TraceStep::Send {
+        id,
+        client: "c".into(),
+        request: TraceRequest::Heartbeat(Versioned {
+            api_version: 4,
+            message: HeartbeatRequest {
+                group_id: g(),
+                generation_id: GenerationId(generation),
+                member_id: MemberId(member.into()),
+                group_instance_id: None,
+            },
+        }),
+    }
+}
+
+fn heartbeat_answer(id: u64, error: ErrorCode) -> TraceStep {
+    TraceStep::Expect {
+        id,
+        response: TraceResponse::Heartbeat(HeartbeatResponse { error_code: error }),
+    }
+}
+
+fn member_id_required(id: u64, name: &str) -> TraceStep {
+    TraceStep::Expect {
+        id,
+        response: TraceResponse::JoinGroup(JoinGroupResponse {
+            error_code: ErrorCode::MemberIdRequired,
+            generation_id: GenerationId(-1),
+            protocol_type: None,
+            protocol_name: None,
+            leader: MemberId(String::new()),
+            skip_assignment: false,
+            member_id: MemberId(name.into()),
+            members: vec![],
+        }),
+    }
+}
+
+/// Two members join (MEMBER_ID_REQUIRED binds their ids), the initial delay ends the join
+/// phase, the follower's SyncGroup waits for the leader's, a commit is stored, the coordinator
+/// fails over, and the loaded group still knows both members and the offset.
+fn life_of_a_group() -> Trace {
+    let a = "${a}";
+    let b = "${b}";
+    let steps = vec![
+        join(1, "ca", ""),
+        member_id_required(1, a),
+        join(2, "cb", ""),
+        member_id_required(2, b),
+        join(3, "ca", a),
+        join(4, "cb", b),
+        TraceStep::Pending { id: 3 },
+        // KIP-134: `b` arrived during the initial delay, so the delay runs once more.
+        TraceStep::Advance { ms: 3_000 },
+        TraceStep::Pending { id: 3 },
+        TraceStep::Advance { ms: 3_000 },
+        joined(3, a, 1, a, &[a, b]),
+        joined(4, b, 1, a, &[]),
+        sync(5, b, 1, &[]),
+        TraceStep::Pending { id: 5 },
+        sync(6, a, 1, &[(a, 1), (b, 2)]),
+        synced(6, 1),
+        synced(5, 2),
+        TraceStep::Send {
+            id: 7,
+            client: "ca".into(),
+            request: TraceRequest::OffsetCommit(Versioned {
+                api_version: 8,
+                message: OffsetCommitRequest {
+                    group_id: g(),
+                    generation_id: GenerationId(1),
+                    member_id: MemberId(a.into()),
+                    group_instance_id: None,
+                    partitions: vec![OffsetCommitPartition {
+                        partition: TopicPartition::new("t", 0),
+                        committed_offset: 42,
+                        committed_leader_epoch: -1,
+                        committed_metadata: None,
+                    }],
+                },
+            }),
+        },
+        TraceStep::Expect {
+            id: 7,
+            response: TraceResponse::OffsetCommit(OffsetCommitResponse {
+                partitions: vec![(TopicPartition::new("t", 0), ErrorCode::None)],
+            }),
+        },
+        TraceStep::Restart,
+        heartbeat(8, b, 1),
+        heartbeat_answer(8, ErrorCode::None),
+        TraceStep::Send {
+            id: 9,
+            client: "cb".into(),
+            request: TraceRequest::OffsetFetch(Versioned {
+                api_version: 7,
+                message: OffsetFetchRequest {
+                    group_id: g(),
+                    partitions: Some(vec![TopicPartition::new("t", 0)]),
+                    require_stable: true,
+                },
+            }),
+        },
+        TraceStep::Expect {
+            id: 9,
+            response: TraceResponse::OffsetFetch(OffsetFetchResponse {
+                error_code: ErrorCode::None,
+                partitions: vec![OffsetFetchPartition {
+                    partition: TopicPartition::new("t", 0),
+                    committed_offset: 42,
+                    committed_leader_epoch: -1,
+                    metadata: Some(String::new()),
+                    error_code: ErrorCode::None,
+                }],
+            }),
+        },
+        // Neither member heartbeats for a whole session: both are removed.
+        TraceStep::Advance { ms: 10_000 },
+        heartbeat(10, b, 1),
+        heartbeat_answer(10, ErrorCode::UnknownMemberId),
+    ];
+    Trace {
+        version: TRACE_VERSION,
+        name: "life-of-a-group".into(),
+        description: "two members join, sync, commit; the coordinator fails over".into(),
+        config: TraceConfig::default(),
+        steps,
+    }
+}
+
+#[test]
+fn the_life_of_a_group_replays() {
+    replay_inproc(&life_of_a_group()).unwrap_or_else(|f| panic!("{f}"));
+}
+
+#[test]
+fn a_wrong_expectation_fails_at_its_step_naming_the_field() {
+    let mut t = life_of_a_group();
+    // The follower is told it leads.
+    t.steps[11] = joined(4, "${b}", 1, "${b}", &[]);
+    let f: Failure = replay_inproc(&t).unwrap_err();
+    assert_eq!(f.step, 12);
+    assert!(f.what.contains("leader"), "{f}");
+    // A response that should still be pending.
+    let mut t = life_of_a_group();
+    t.steps.insert(11, TraceStep::Pending { id: 3 });
+    let f = replay_inproc(&t).unwrap_err();
+    assert!(f.what.contains("should still be waiting"), "{f}");
+    // A name used before it is bound.
+    let mut t = life_of_a_group();
+    t.steps.insert(0, heartbeat(99, "${nobody}", 1));
+    let f = replay_inproc(&t).unwrap_err();
+    assert_eq!(f.step, 1);
+    assert!(f.what.contains("`nobody`"), "{f}");
+}
+
+/// The JSON form of a trace, pinned: a change to the format shows up as a reviewed diff.
+#[test]
+fn the_trace_format_is_pinned() {
+    let t = life_of_a_group();
+    let json = serde_json::to_string_pretty(&t).unwrap();
+    let back: Trace = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, t);
+    insta::assert_snapshot!(json);
+}
