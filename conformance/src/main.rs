@@ -3,6 +3,7 @@
 //! - `kgroup assign`: one JSON assignment request on stdin, one JSON response on stdout.
 //! - `kgroup bench assign`: times the assignors on generated groups.
 //! - `kgroup check`: model-checks the group protocol (docs/model.md).
+//! - `kgroup conform`: replays conformance traces against a target (docs/trace-format.md).
 //!
 //! Exit codes: 0 on success, 2 on bad input or bad options (clap's own convention for usage
 //! errors), 1 on any other failure.
@@ -31,6 +32,8 @@ enum Command {
     Assign,
     /// Model-check the group protocol (no options: the CI tier of configurations).
     Check(Box<CheckArgs>),
+    /// Replay conformance traces against a target (docs/trace-format.md).
+    Conform(ConformArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -227,6 +230,23 @@ enum ProtocolArg {
     Cooperative,
 }
 
+#[derive(clap::Args, Debug)]
+struct ConformArgs {
+    /// What to replay against: `inproc` (kgroup-core in this process). An adapter process
+    /// (`cmd:PROGRAM ARGS`) and a broker (`kafka://HOST:PORT`) are not available in this build.
+    #[arg(long)]
+    target: String,
+    /// A directory of trace files (`*.json`); default: the committed corpus.
+    #[arg(long, value_name = "DIR")]
+    traces: Option<std::path::PathBuf>,
+    /// Only the traces whose name contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+    /// One JSON object per trace instead of text (the final line stays).
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum CheckerArg {
     Bfs,
@@ -252,9 +272,116 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Assign => run_assign(),
         Command::Check(args) => run_check(&args),
+        Command::Conform(args) => run_conform(&args),
         Command::Bench {
             what: BenchCommand::Assign(args),
         } => run_bench_assign(&args),
+    }
+}
+
+fn run_conform(args: &ConformArgs) -> ExitCode {
+    use kgroup_conformance::replay::replay_inproc;
+    use kgroup_protocol::trace::{Trace, TRACE_VERSION};
+    match args.target.as_str() {
+        "inproc" => {}
+        t if t.starts_with("cmd:") => {
+            eprintln!("kgroup conform: the adapter target (cmd:) is not available in this build; use --target inproc");
+            return ExitCode::from(2);
+        }
+        t if t.starts_with("kafka://") => {
+            eprintln!("kgroup conform: the broker target (kafka://) is not available in this build; use --target inproc");
+            return ExitCode::from(2);
+        }
+        t => {
+            eprintln!("kgroup conform: unknown --target '{t}' (inproc, cmd:PROGRAM ARGS, kafka://HOST:PORT)");
+            return ExitCode::from(2);
+        }
+    }
+    let dir = args
+        .traces
+        .clone()
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("traces"));
+    let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
+        Err(e) => {
+            eprintln!(
+                "kgroup conform: cannot read the trace directory {}: {e}",
+                dir.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    files.sort();
+    let mut traces = vec![];
+    for f in &files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("kgroup conform: {}: {e}", f.display());
+                return ExitCode::from(2);
+            }
+        };
+        let de = &mut serde_json::Deserializer::from_str(&text);
+        let trace: Trace = match serde_path_to_error::deserialize(de) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!(
+                    "kgroup conform: {}: at {}: {}",
+                    f.display(),
+                    e.path(),
+                    e.inner()
+                );
+                return ExitCode::from(2);
+            }
+        };
+        if trace.version != TRACE_VERSION {
+            eprintln!(
+                "kgroup conform: {}: trace format version {} (this build reads {TRACE_VERSION})",
+                f.display(),
+                trace.version
+            );
+            return ExitCode::from(2);
+        }
+        if args
+            .filter
+            .as_ref()
+            .is_none_or(|x| trace.name.contains(x.as_str()))
+        {
+            traces.push(trace);
+        }
+    }
+    if traces.is_empty() {
+        eprintln!("kgroup conform: no traces to replay in {}", dir.display());
+        return ExitCode::from(2);
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for t in &traces {
+        let outcome = replay_inproc(t);
+        if args.json {
+            let line = match &outcome {
+                Ok(()) => serde_json::json!({"trace": t.name, "result": "pass"}),
+                Err(f) => serde_json::json!({
+                    "trace": t.name, "result": "fail", "step": f.step, "what": f.what,
+                    "expected": f.expected, "actual": f.actual,
+                }),
+            };
+            println!("{line}");
+        } else if let Err(f) = &outcome {
+            println!("FAIL {}: {f}", t.name);
+        }
+        match outcome {
+            Ok(()) => passed += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -362,3 +362,85 @@ fn check_refuses_bad_options_with_exit_2() {
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
 }
+
+/// The pinned example trace (conformance/tests/replay.rs), as a trace file.
+fn example_trace() -> String {
+    let snap = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/snapshots/replay__the_trace_format_is_pinned.snap"
+    ))
+    .expect("the pinned trace");
+    // The snapshot's body follows its `---` header.
+    snap.splitn(3, "---\n").nth(2).expect("a body").to_string()
+}
+
+#[test]
+fn conform_replays_a_directory_and_reports_each_failure() {
+    let dir = std::env::temp_dir().join(format!("kgroup-conform-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = example_trace();
+    std::fs::write(dir.join("life.json"), &good).unwrap();
+    let d = dir.to_str().unwrap();
+    let out = kgroup(&["conform", "--target", "inproc", "--traces", d], "");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().last(), Some("1 passed, 0 failed"));
+
+    // A wrong expectation (the fetched offset) fails that trace, named, with exit 1.
+    let at = good
+        .rfind("\"committed_offset\": 42")
+        .expect("the fetch expectation");
+    let mut bad = good.clone();
+    bad.replace_range(
+        at..at + "\"committed_offset\": 42".len(),
+        "\"committed_offset\": 43",
+    );
+    let bad = bad.replace(
+        "\"name\": \"life-of-a-group\"",
+        "\"name\": \"wrong-offset\"",
+    );
+    std::fs::write(dir.join("wrong.json"), bad).unwrap();
+    let out = kgroup(
+        &["conform", "--target", "inproc", "--traces", d, "--json"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.last(), Some(&"1 passed, 1 failed"));
+    let fail: serde_json::Value = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["result"] == "fail")
+        .expect("a failure line");
+    assert_eq!(fail["trace"], "wrong-offset");
+    assert!(fail["what"].as_str().unwrap().contains("committed_offset"));
+
+    // --filter narrows by name.
+    let out = kgroup(
+        &[
+            "conform", "--target", "inproc", "--traces", d, "--filter", "life",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0));
+
+    // Unreadable traces and unavailable targets: exit 2 with a one-line reason.
+    std::fs::write(dir.join("broken.json"), "{\"version\": 1, \"name\": 3}").unwrap();
+    let out = kgroup(&["conform", "--target", "inproc", "--traces", d], "");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("broken.json") && err.contains("name"), "{err}");
+    for target in ["cmd:./adapter", "kafka://127.0.0.1:9092", "nowhere"] {
+        let out = kgroup(&["conform", "--target", target, "--traces", d], "");
+        assert_eq!(out.status.code(), Some(2), "{target}");
+        assert_eq!(String::from_utf8(out.stderr).unwrap().lines().count(), 1);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
