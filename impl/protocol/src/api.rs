@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Kafka's API keys for the requests of the group, offset and transaction protocols.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub enum ApiKey {
     /// OffsetCommit (8).
@@ -103,6 +104,7 @@ impl ApiKey {
 /// A message together with the API version it was sent at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Versioned<T> {
     /// The API version of the request (or of the request a response answers).
     pub api_version: i16,
@@ -113,6 +115,7 @@ pub struct Versioned<T> {
 /// One protocol a member offers in JoinGroup: an assignor name and its subscription bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct JoinGroupProtocol {
     /// The protocol (assignor) name, such as `range` or `cooperative-sticky`.
     pub name: String,
@@ -123,6 +126,7 @@ pub struct JoinGroupProtocol {
 /// JoinGroup: a member asks to join, or rejoin, the group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct JoinGroupRequest {
     /// The group to join.
     pub group_id: GroupId,
@@ -145,6 +149,7 @@ pub struct JoinGroupRequest {
 /// A member as the JoinGroup response lists it to the leader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct JoinGroupResponseMember {
     /// The member's id.
     pub member_id: MemberId,
@@ -157,6 +162,7 @@ pub struct JoinGroupResponseMember {
 /// The answer to JoinGroup, sent when the rebalance's join phase completes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct JoinGroupResponse {
     /// The outcome.
     pub error_code: ErrorCode,
@@ -179,6 +185,7 @@ pub struct JoinGroupResponse {
 /// One member's assignment as the leader sends it in SyncGroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SyncGroupAssignment {
     /// The member the assignment is for.
     pub member_id: MemberId,
@@ -189,6 +196,7 @@ pub struct SyncGroupAssignment {
 /// SyncGroup: every member asks for its assignment; the leader brings them all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SyncGroupRequest {
     /// The group.
     pub group_id: GroupId,
@@ -209,6 +217,7 @@ pub struct SyncGroupRequest {
 /// The answer to SyncGroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SyncGroupResponse {
     /// The outcome.
     pub error_code: ErrorCode,
@@ -223,6 +232,7 @@ pub struct SyncGroupResponse {
 /// Heartbeat: a member says it is alive and learns whether a rebalance has started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HeartbeatRequest {
     /// The group.
     pub group_id: GroupId,
@@ -237,6 +247,7 @@ pub struct HeartbeatRequest {
 /// The answer to Heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HeartbeatResponse {
     /// The outcome; REBALANCE_IN_PROGRESS tells the member to rejoin.
     pub error_code: ErrorCode,
@@ -245,6 +256,7 @@ pub struct HeartbeatResponse {
 /// One member leaving, in a (batch, KIP-345) LeaveGroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeaveGroupMember {
     /// The member id; may be empty when the instance id names the member.
     pub member_id: MemberId,
@@ -257,6 +269,7 @@ pub struct LeaveGroupMember {
 /// LeaveGroup: one member (before v3) or a batch of members leave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeaveGroupRequest {
     /// The group.
     pub group_id: GroupId,
@@ -267,6 +280,7 @@ pub struct LeaveGroupRequest {
 /// The outcome for one leaving member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeaveGroupMemberResponse {
     /// The member id.
     pub member_id: MemberId,
@@ -279,6 +293,7 @@ pub struct LeaveGroupMemberResponse {
 /// The answer to LeaveGroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeaveGroupResponse {
     /// The top-level outcome.
     pub error_code: ErrorCode,
@@ -289,6 +304,7 @@ pub struct LeaveGroupResponse {
 /// One partition's offset in an OffsetCommit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OffsetCommitPartition {
     /// The partition.
     pub partition: TopicPartition,
@@ -303,6 +319,7 @@ pub struct OffsetCommitPartition {
 /// OffsetCommit: a member (or a standalone client, with generation -1) commits offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OffsetCommitRequest {
     /// The group.
     pub group_id: GroupId,
@@ -319,6 +336,7 @@ pub struct OffsetCommitRequest {
 /// The answer to OffsetCommit: one outcome per partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OffsetCommitResponse {
     /// The outcome per partition, in request order.
     pub partitions: Vec<(TopicPartition, ErrorCode)>,
@@ -327,6 +345,7 @@ pub struct OffsetCommitResponse {
 /// OffsetFetch: read a group's committed offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OffsetFetchRequest {
     /// The group.
     pub group_id: GroupId,
@@ -339,6 +358,7 @@ pub struct OffsetFetchRequest {
 /// One partition's committed offset in an OffsetFetch response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OffsetFetchPartition {
     /// The partition.
     pub partition: TopicPartition,
@@ -355,6 +375,7 @@ pub struct OffsetFetchPartition {
 /// The answer to OffsetFetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OffsetFetchResponse {
     /// The top-level outcome.
     pub error_code: ErrorCode,
@@ -365,6 +386,7 @@ pub struct OffsetFetchResponse {
 /// The kind of coordinator FindCoordinator looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum CoordinatorType {
     /// A group coordinator (key type 0).
     Group,
@@ -375,6 +397,7 @@ pub enum CoordinatorType {
 /// FindCoordinator: which broker coordinates a group (or a transactional id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FindCoordinatorRequest {
     /// The group id or transactional id.
     pub key: String,
@@ -385,6 +408,7 @@ pub struct FindCoordinatorRequest {
 /// The answer to FindCoordinator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FindCoordinatorResponse {
     /// The outcome.
     pub error_code: ErrorCode,
@@ -400,6 +424,7 @@ pub struct FindCoordinatorResponse {
 /// transaction (KIP-98), with the group metadata KIP-447 added (from v3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TxnOffsetCommitRequest {
     /// The producer's transactional id.
     pub transactional_id: String,
@@ -422,6 +447,7 @@ pub struct TxnOffsetCommitRequest {
 /// The answer to TxnOffsetCommit: one outcome per partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TxnOffsetCommitResponse {
     /// The outcome per partition, in request order.
     pub partitions: Vec<(TopicPartition, ErrorCode)>,
@@ -430,6 +456,7 @@ pub struct TxnOffsetCommitResponse {
 /// DescribeGroups: the state, protocol and members of groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DescribeGroupsRequest {
     /// The groups to describe.
     pub groups: Vec<GroupId>,
@@ -438,6 +465,7 @@ pub struct DescribeGroupsRequest {
 /// A member as DescribeGroups describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DescribedMember {
     /// The member id.
     pub member_id: MemberId,
@@ -456,6 +484,7 @@ pub struct DescribedMember {
 /// One group in a DescribeGroups response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DescribedGroup {
     /// The outcome for this group.
     pub error_code: ErrorCode,
@@ -474,6 +503,7 @@ pub struct DescribedGroup {
 /// The answer to DescribeGroups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DescribeGroupsResponse {
     /// One entry per requested group, in request order.
     pub groups: Vec<DescribedGroup>,
@@ -482,6 +512,7 @@ pub struct DescribeGroupsResponse {
 /// ListGroups: every group the coordinator holds, optionally filtered by state (KIP-518, v4).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ListGroupsRequest {
     /// Only groups in one of these states (names as DescribeGroups gives them); empty for all.
     pub states_filter: Vec<String>,
@@ -490,6 +521,7 @@ pub struct ListGroupsRequest {
 /// One group in a ListGroups response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ListedGroup {
     /// The group id.
     pub group_id: GroupId,
@@ -502,6 +534,7 @@ pub struct ListedGroup {
 /// The answer to ListGroups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ListGroupsResponse {
     /// The outcome.
     pub error_code: ErrorCode,
@@ -512,6 +545,7 @@ pub struct ListGroupsResponse {
 /// DeleteGroups: delete empty groups and their offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DeleteGroupsRequest {
     /// The groups to delete.
     pub groups: Vec<GroupId>,
@@ -520,6 +554,7 @@ pub struct DeleteGroupsRequest {
 /// The answer to DeleteGroups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DeleteGroupsResponse {
     /// The outcome per group, in request order.
     pub results: Vec<(GroupId, ErrorCode)>,

@@ -225,6 +225,23 @@ impl<'de> serde::Deserialize<'de> for ErrorCode {
     }
 }
 
+/// In the JSON Schema: a string, one of Kafka's error code names.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ErrorCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = ErrorCode::ALL.iter().map(|e| e.name()).collect();
+        schemars::json_schema!({
+            "description": "A Kafka error code, by its name (NONE for success).",
+            "type": "string",
+            "enum": names,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ pub const DEFAULT_OFFSETS_TOPIC_PARTITIONS: i32 = 50;
 /// The state of a classic consumer group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum GroupState {
     /// No members; offsets may still be held until they expire.
     Empty,
@@ -86,6 +87,7 @@ pub fn coordinator_partition(group_id: &GroupId, offsets_topic_partitions: i32) 
     derive(Serialize, Deserialize),
     serde(rename_all = "lowercase")
 )]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum RebalanceProtocol {
     /// Revoke every owned partition before rejoining.
     Eager,

@@ -34,6 +34,7 @@ macro_rules! string_id {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash)]
         #[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(transparent))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema), schemars(transparent))]
         pub struct $name(pub String);
 
         impl $name {
@@ -98,6 +99,11 @@ string_id!(
 /// that know no generation send -1 ([`GenerationId::UNKNOWN`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(transparent))]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(transparent)
+)]
 pub struct GenerationId(pub i32);
 
 impl GenerationId {
@@ -120,6 +126,7 @@ impl fmt::Display for GenerationId {
 /// A partition of a topic. Ordered by topic (Java string order), then partition.
 #[derive(Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TopicPartition {
     /// The topic's name.
     pub topic: String,

@@ -12,6 +12,7 @@ pub const COUNTEREXAMPLE_VERSION: u32 = 1;
 /// A path of the model that breaks a property (or reaches a goal).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Counterexample {
     pub version: u32,
     /// The property, by its sentence.
@@ -26,6 +27,7 @@ pub struct Counterexample {
 /// One step and the system after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CounterexampleStep {
     /// 1-based.
     pub step: u32,
@@ -47,6 +49,7 @@ pub struct CounterexampleStep {
 /// A member id with a set of partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MemberPartitions {
     pub member: String,
     pub partitions: Vec<u32>,
@@ -65,6 +68,7 @@ pub const TRACE_VERSION: u32 = 1;
 /// the bound value. `${_}` matches anything and binds nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Trace {
     /// [`TRACE_VERSION`].
     pub version: u32,
@@ -80,6 +84,7 @@ pub struct Trace {
 /// Coordinator settings a trace depends on (the broker configuration names in comments).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TraceConfig {
     /// `group.min.session.timeout.ms`.
     pub group_min_session_timeout_ms: i32,
@@ -110,6 +115,7 @@ impl Default for TraceConfig {
     derive(Serialize, Deserialize),
     serde(tag = "step", rename_all = "snake_case")
 )]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum TraceStep {
     /// Request `id` arrives from `client` (its `client.id`) at the current time.
     Send {
@@ -142,6 +148,7 @@ pub enum TraceStep {
     derive(Serialize, Deserialize),
     serde(rename_all = "snake_case")
 )]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum TraceRequest {
     JoinGroup(crate::api::Versioned<crate::api::JoinGroupRequest>),
     SyncGroup(crate::api::Versioned<crate::api::SyncGroupRequest>),
@@ -162,6 +169,7 @@ pub enum TraceRequest {
     derive(Serialize, Deserialize),
     serde(rename_all = "snake_case")
 )]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum TraceResponse {
     JoinGroup(crate::api::JoinGroupResponse),
     SyncGroup(crate::api::SyncGroupResponse),
@@ -173,4 +181,41 @@ pub enum TraceResponse {
     DescribeGroups(crate::api::DescribeGroupsResponse),
     ListGroups(crate::api::ListGroupsResponse),
     DeleteGroups(crate::api::DeleteGroupsResponse),
+}
+
+/// The JSON Schema of a trace file, generated from these types; docs/trace-schema.json is its
+/// committed copy (a test keeps the two equal).
+#[cfg(feature = "schema")]
+pub fn trace_schema() -> String {
+    let schema = schemars::schema_for!(Trace);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
+}
+
+#[cfg(all(test, feature = "schema"))]
+mod schema_tests {
+    /// docs/trace-schema.json is the schema these types generate (set KGROUP_UPDATE_SCHEMA=1 to
+    /// rewrite it after changing the types).
+    #[test]
+    fn the_committed_schema_is_the_generated_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/trace-schema.json");
+        let generated = super::trace_schema();
+        if std::env::var_os("KGROUP_UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &generated).expect("write the schema");
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "docs/trace-schema.json is stale: run KGROUP_UPDATE_SCHEMA=1 cargo test -p kgroup-protocol --features schema"
+        );
+        for word in [
+            "TraceStep",
+            "JoinGroupRequest",
+            "UNKNOWN_MEMBER_ID",
+            "\"advance\"",
+        ] {
+            assert!(generated.contains(word), "{word}");
+        }
+    }
 }
