@@ -184,6 +184,10 @@ fn current_join_response(c: &Coord, id: MemberId, with_members: bool) -> Resp {
 
 /// A new member joins (a pending dynamic member, or a static instance the group does not know).
 fn add_member(s: &mut State, id: MemberId, instance: Option<u8>, owned: (Parts, u8)) {
+    // As Kafka's `add`: a group without a leader takes the first member added.
+    if s.coord.leader.is_none() {
+        s.coord.leader = Some(id);
+    }
     s.coord.insert(Member {
         id,
         instance,
@@ -607,6 +611,11 @@ pub fn apply_marker(s: &mut State, producer: u8, commit: bool, epoch: u8) {
 pub fn remove_member(s: &mut State, id: MemberId) {
     let c = &mut s.coord;
     c.members.retain(|m| m.id != id);
+    if c.leader == Some(id) {
+        // Kafka takes any remaining member (`members.keys.headOption`, a hash map's first);
+        // the model takes the smallest id, one of Kafka's possible choices.
+        c.leader = c.members.first().map(|m| m.id);
+    }
     match c.state {
         GroupState::Stable | GroupState::CompletingRebalance => prepare_rebalance(s),
         GroupState::PreparingRebalance | GroupState::Empty | GroupState::Dead => {}
