@@ -142,6 +142,9 @@ fn matches(
                     a.len()
                 ));
             }
+            if path == "members" || path.ends_with(".members") {
+                return matches_unordered(e, a, names, path);
+            }
             for (i, (x, y)) in e.iter().zip(a).enumerate() {
                 matches(x, y, names, &format!("{path}[{i}]"))?;
             }
@@ -165,6 +168,41 @@ fn matches(
         (e, a) if e == a => Ok(()),
         (e, a) => Err(format!("{path}: expected {e}, got {a}")),
     }
+}
+
+/// Member lists (the leader's JoinGroup response, DescribeGroups) are compared without regard to
+/// order: Kafka lists members in its hash map's order. Each expected element takes the first
+/// unused actual element it matches, names bound as it goes.
+fn matches_unordered(
+    expected: &[Value],
+    actual: &[Value],
+    names: &mut BTreeMap<String, String>,
+    path: &str,
+) -> Result<(), String> {
+    let mut used = vec![false; actual.len()];
+    for (i, x) in expected.iter().enumerate() {
+        let found = actual.iter().enumerate().find_map(|(j, y)| {
+            if used[j] {
+                return None;
+            }
+            let mut tentative = names.clone();
+            matches(x, y, &mut tentative, &format!("{path}[{j}]"))
+                .ok()
+                .map(|()| (j, tentative))
+        });
+        match found {
+            Some((j, bound)) => {
+                used[j] = true;
+                *names = bound;
+            }
+            None => {
+                return Err(format!(
+                    "{path}: no member matches expected element {i}: {x}"
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What became of a request.
@@ -314,11 +352,29 @@ mod tests {
     }
 
     #[test]
+    fn member_lists_match_in_any_order() {
+        let mut names = BTreeMap::new();
+        let e = json!({"members": [{"member_id": "${a}", "x": 1}, {"member_id": "${b}", "x": 2}]});
+        let a = json!({"members": [{"member_id": "m-2", "x": 2}, {"member_id": "m-1", "x": 1}]});
+        assert_eq!(matches(&e, &a, &mut names, ""), Ok(()));
+        assert_eq!(names.get("a").map(String::as_str), Some("m-1"));
+        assert_eq!(names.get("b").map(String::as_str), Some("m-2"));
+        let wrong =
+            json!({"members": [{"member_id": "m-2", "x": 2}, {"member_id": "m-1", "x": 3}]});
+        let err = matches(&e, &wrong, &mut BTreeMap::new(), "").unwrap_err();
+        assert!(err.starts_with("members: no member matches"), "{err}");
+        // Other lists keep their order.
+        let e = json!({"partitions": [1, 2]});
+        let a = json!({"partitions": [2, 1]});
+        assert!(matches(&e, &a, &mut BTreeMap::new(), "").is_err());
+    }
+
+    #[test]
     fn differences_are_named_by_path() {
         let mut names = BTreeMap::new();
-        let e = json!({"members": [{"id": 1}, {"id": 2}]});
-        let a = json!({"members": [{"id": 1}, {"id": 3}]});
+        let e = json!({"partitions": [{"id": 1}, {"id": 2}]});
+        let a = json!({"partitions": [{"id": 1}, {"id": 3}]});
         let err = matches(&e, &a, &mut names, "").unwrap_err();
-        assert_eq!(err, "members[1].id: expected 2, got 3");
+        assert_eq!(err, "partitions[1].id: expected 2, got 3");
     }
 }
