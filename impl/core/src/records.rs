@@ -235,10 +235,12 @@ pub fn encode_offset_commit_value(
     v: &OffsetCommitValue,
     version: i16,
 ) -> Result<Vec<u8>, RecordError> {
-    assert!(
-        (0..=MAX_VALUE_VERSION).contains(&version),
-        "version {version}"
-    );
+    if !(0..=MAX_VALUE_VERSION).contains(&version) {
+        return Err(RecordError {
+            what: format!("cannot write value version {version} (0-{MAX_VALUE_VERSION})"),
+            at: 0,
+        });
+    }
     let flexible = version >= 4;
     let mut w = Writer::default();
     w.i16(version);
@@ -285,10 +287,12 @@ pub fn encode_group_metadata_value(
     v: &GroupMetadataValue,
     version: i16,
 ) -> Result<Vec<u8>, RecordError> {
-    assert!(
-        (0..=MAX_VALUE_VERSION).contains(&version),
-        "version {version}"
-    );
+    if !(0..=MAX_VALUE_VERSION).contains(&version) {
+        return Err(RecordError {
+            what: format!("cannot write value version {version} (0-{MAX_VALUE_VERSION})"),
+            at: 0,
+        });
+    }
     let flexible = version >= 4;
     let mut w = Writer::default();
     w.i16(version);
@@ -654,6 +658,21 @@ mod tests {
 
     #[test]
     fn bad_bytes_are_named() {
+        let e = encode_offset_commit_value(
+            &OffsetCommitValue {
+                offset: 0,
+                leader_epoch: -1,
+                metadata: String::new(),
+                commit_timestamp: 0,
+                expire_timestamp: -1,
+            },
+            5,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("cannot write value version 5"),
+            "{e}"
+        );
         let e = decode_key(&[0, 9, 0, 0]).unwrap_err();
         assert!(e.to_string().contains("unknown key version 9"), "{e}");
         let e = decode_offset_commit_value(&[0, 7]).unwrap_err();
