@@ -9,12 +9,10 @@
 //! value; `${_}` matches anything. Comparison is on the responses' JSON form, field by field, so a
 //! failure names the field (`members[1].member_id`) with the expected and actual values.
 
-use kgroup_core::coordinator::{
-    Config, Context, GroupCoordinator, Output, Request, Response, SequentialIds,
-};
+use kgroup_core::coordinator::{Config, Context, GroupCoordinator, Output, Request, SequentialIds};
 use kgroup_core::records::LogEntry;
 use kgroup_core::store::Store;
-use kgroup_protocol::trace::{Trace, TraceConfig, TraceRequest, TraceResponse, TraceStep};
+use kgroup_protocol::trace::{Trace, TraceConfig, TraceStep};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -51,37 +49,6 @@ pub fn coordinator_config(c: &TraceConfig) -> Config {
         group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
         group_max_size: c.group_max_size as usize,
         ..Config::default()
-    }
-}
-
-fn to_request(r: TraceRequest) -> Request {
-    match r {
-        TraceRequest::JoinGroup(v) => Request::JoinGroup(v),
-        TraceRequest::SyncGroup(v) => Request::SyncGroup(v),
-        TraceRequest::Heartbeat(v) => Request::Heartbeat(v),
-        TraceRequest::LeaveGroup(v) => Request::LeaveGroup(v),
-        TraceRequest::OffsetCommit(v) => Request::OffsetCommit(v),
-        TraceRequest::OffsetFetch(v) => Request::OffsetFetch(v),
-        TraceRequest::TxnOffsetCommit(v) => Request::TxnOffsetCommit(v),
-        TraceRequest::DescribeGroups(v) => Request::DescribeGroups(v),
-        TraceRequest::ListGroups(v) => Request::ListGroups(v),
-        TraceRequest::DeleteGroups(v) => Request::DeleteGroups(v),
-    }
-}
-
-/// A coordinator response in the trace's form.
-pub fn to_trace_response(r: Response) -> TraceResponse {
-    match r {
-        Response::JoinGroup(v) => TraceResponse::JoinGroup(v),
-        Response::SyncGroup(v) => TraceResponse::SyncGroup(v),
-        Response::Heartbeat(v) => TraceResponse::Heartbeat(v),
-        Response::LeaveGroup(v) => TraceResponse::LeaveGroup(v),
-        Response::OffsetCommit(v) => TraceResponse::OffsetCommit(v),
-        Response::OffsetFetch(v) => TraceResponse::OffsetFetch(v),
-        Response::TxnOffsetCommit(v) => TraceResponse::TxnOffsetCommit(v),
-        Response::DescribeGroups(v) => TraceResponse::DescribeGroups(v),
-        Response::ListGroups(v) => TraceResponse::ListGroups(v),
-        Response::DeleteGroups(v) => TraceResponse::DeleteGroups(v),
     }
 }
 
@@ -247,14 +214,14 @@ pub fn replay_inproc(trace: &Trace) -> Result<(), Failure> {
                 }
                 let mut v = serde_json::to_value(request).map_err(|e| fail(e.to_string()))?;
                 substitute(&mut v, &names).map_err(fail)?;
-                let request: TraceRequest =
+                let request: Request =
                     serde_json::from_value(v).map_err(|e| fail(e.to_string()))?;
                 let ctx = Context {
                     id: *id,
                     client_id: client.clone(),
                     client_host: format!("/{client}"),
                 };
-                coordinator.handle_request(now, ctx, to_request(request));
+                coordinator.handle_request(now, ctx, request);
             }
             TraceStep::Advance { ms } => {
                 now += ms;
@@ -318,7 +285,7 @@ fn drain(c: &mut GroupCoordinator, log: &mut Vec<LogEntry>, fates: &mut BTreeMap
         match out {
             Output::Append(e) => log.push(e),
             Output::Response { id, response } => {
-                let v = serde_json::to_value(to_trace_response(response))
+                let v = serde_json::to_value(response)
                     .unwrap_or_else(|e| Value::String(format!("unserializable response: {e}")));
                 fates.insert(id, Fate::Answered(v));
             }

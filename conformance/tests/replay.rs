@@ -5,9 +5,7 @@
 
 use kgroup_conformance::replay::{replay_inproc, Failure};
 use kgroup_protocol::api::*;
-use kgroup_protocol::trace::{
-    Trace, TraceConfig, TraceRequest, TraceResponse, TraceStep, TRACE_VERSION,
-};
+use kgroup_protocol::trace::{Trace, TraceConfig, TraceStep, TRACE_VERSION};
 use kgroup_protocol::{ErrorCode, GenerationId, GroupId, MemberId, TopicPartition};
 
 fn g() -> GroupId {
@@ -18,7 +16,7 @@ fn join(id: u64, client: &str, member: &str) -> TraceStep {
     TraceStep::Send {
         id,
         client: client.into(),
-        request: TraceRequest::JoinGroup(Versioned {
+        request: Request::JoinGroup(Versioned {
             api_version: 9,
             message: JoinGroupRequest {
                 group_id: g(),
@@ -40,7 +38,7 @@ fn join(id: u64, client: &str, member: &str) -> TraceStep {
 fn joined(id: u64, member: &str, generation: i32, leader: &str, members: &[&str]) -> TraceStep {
     TraceStep::Expect {
         id,
-        response: TraceResponse::JoinGroup(JoinGroupResponse {
+        response: Response::JoinGroup(JoinGroupResponse {
             error_code: ErrorCode::None,
             generation_id: GenerationId(generation),
             protocol_type: Some("consumer".into()),
@@ -64,7 +62,7 @@ fn sync(id: u64, member: &str, generation: i32, assignments: &[(&str, u8)]) -> T
     TraceStep::Send {
         id,
         client: "c".into(),
-        request: TraceRequest::SyncGroup(Versioned {
+        request: Request::SyncGroup(Versioned {
             api_version: 5,
             message: SyncGroupRequest {
                 group_id: g(),
@@ -88,7 +86,7 @@ fn sync(id: u64, member: &str, generation: i32, assignments: &[(&str, u8)]) -> T
 fn synced(id: u64, assignment: u8) -> TraceStep {
     TraceStep::Expect {
         id,
-        response: TraceResponse::SyncGroup(SyncGroupResponse {
+        response: Response::SyncGroup(SyncGroupResponse {
             error_code: ErrorCode::None,
             protocol_type: Some("consumer".into()),
             protocol_name: Some("range".into()),
@@ -101,7 +99,7 @@ fn heartbeat(id: u64, member: &str, generation: i32) -> TraceStep {
     TraceStep::Send {
         id,
         client: "c".into(),
-        request: TraceRequest::Heartbeat(Versioned {
+        request: Request::Heartbeat(Versioned {
             api_version: 4,
             message: HeartbeatRequest {
                 group_id: g(),
@@ -116,14 +114,14 @@ fn heartbeat(id: u64, member: &str, generation: i32) -> TraceStep {
 fn heartbeat_answer(id: u64, error: ErrorCode) -> TraceStep {
     TraceStep::Expect {
         id,
-        response: TraceResponse::Heartbeat(HeartbeatResponse { error_code: error }),
+        response: Response::Heartbeat(HeartbeatResponse { error_code: error }),
     }
 }
 
 fn member_id_required(id: u64, name: &str) -> TraceStep {
     TraceStep::Expect {
         id,
-        response: TraceResponse::JoinGroup(JoinGroupResponse {
+        response: Response::JoinGroup(JoinGroupResponse {
             error_code: ErrorCode::MemberIdRequired,
             generation_id: GenerationId(-1),
             protocol_type: None,
@@ -164,7 +162,7 @@ fn life_of_a_group() -> Trace {
         TraceStep::Send {
             id: 7,
             client: "ca".into(),
-            request: TraceRequest::OffsetCommit(Versioned {
+            request: Request::OffsetCommit(Versioned {
                 api_version: 8,
                 message: OffsetCommitRequest {
                     group_id: g(),
@@ -182,7 +180,7 @@ fn life_of_a_group() -> Trace {
         },
         TraceStep::Expect {
             id: 7,
-            response: TraceResponse::OffsetCommit(OffsetCommitResponse {
+            response: Response::OffsetCommit(OffsetCommitResponse {
                 partitions: vec![(TopicPartition::new("t", 0), ErrorCode::None)],
             }),
         },
@@ -192,7 +190,7 @@ fn life_of_a_group() -> Trace {
         TraceStep::Send {
             id: 9,
             client: "cb".into(),
-            request: TraceRequest::OffsetFetch(Versioned {
+            request: Request::OffsetFetch(Versioned {
                 api_version: 7,
                 message: OffsetFetchRequest {
                     group_id: g(),
@@ -203,7 +201,7 @@ fn life_of_a_group() -> Trace {
         },
         TraceStep::Expect {
             id: 9,
-            response: TraceResponse::OffsetFetch(OffsetFetchResponse {
+            response: Response::OffsetFetch(OffsetFetchResponse {
                 error_code: ErrorCode::None,
                 partitions: vec![OffsetFetchPartition {
                     partition: TopicPartition::new("t", 0),

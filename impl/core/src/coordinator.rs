@@ -153,35 +153,9 @@ pub struct Context {
     pub client_host: String,
 }
 
-/// A request to the group coordinator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    JoinGroup(Versioned<JoinGroupRequest>),
-    SyncGroup(Versioned<SyncGroupRequest>),
-    Heartbeat(Versioned<HeartbeatRequest>),
-    LeaveGroup(Versioned<LeaveGroupRequest>),
-    OffsetCommit(Versioned<OffsetCommitRequest>),
-    OffsetFetch(Versioned<OffsetFetchRequest>),
-    TxnOffsetCommit(Versioned<TxnOffsetCommitRequest>),
-    DescribeGroups(Versioned<DescribeGroupsRequest>),
-    ListGroups(Versioned<ListGroupsRequest>),
-    DeleteGroups(Versioned<DeleteGroupsRequest>),
-}
-
-/// A response, for the request whose id it carries in [`Output::Response`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Response {
-    JoinGroup(JoinGroupResponse),
-    SyncGroup(SyncGroupResponse),
-    Heartbeat(HeartbeatResponse),
-    LeaveGroup(LeaveGroupResponse),
-    OffsetCommit(OffsetCommitResponse),
-    OffsetFetch(OffsetFetchResponse),
-    TxnOffsetCommit(TxnOffsetCommitResponse),
-    DescribeGroups(DescribeGroupsResponse),
-    ListGroups(ListGroupsResponse),
-    DeleteGroups(DeleteGroupsResponse),
-}
+/// A request to the group coordinator and its response: the pair kgroup-protocol defines, which
+/// the conformance traces carry too.
+pub use kgroup_protocol::api::{Request, Response};
 
 /// What the coordinator asks its driver to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -560,6 +560,49 @@ pub struct DeleteGroupsResponse {
     pub results: Vec<(GroupId, ErrorCode)>,
 }
 
+/// A request to a group coordinator with its API version, one variant per API. The coordinator
+/// (kgroup-core) takes it; a conformance trace carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(rename_all = "snake_case")
+)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub enum Request {
+    JoinGroup(Versioned<JoinGroupRequest>),
+    SyncGroup(Versioned<SyncGroupRequest>),
+    Heartbeat(Versioned<HeartbeatRequest>),
+    LeaveGroup(Versioned<LeaveGroupRequest>),
+    OffsetCommit(Versioned<OffsetCommitRequest>),
+    OffsetFetch(Versioned<OffsetFetchRequest>),
+    TxnOffsetCommit(Versioned<TxnOffsetCommitRequest>),
+    DescribeGroups(Versioned<DescribeGroupsRequest>),
+    ListGroups(Versioned<ListGroupsRequest>),
+    DeleteGroups(Versioned<DeleteGroupsRequest>),
+}
+
+/// A group coordinator's response, one variant per API (matched to its request by id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(rename_all = "snake_case")
+)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub enum Response {
+    JoinGroup(JoinGroupResponse),
+    SyncGroup(SyncGroupResponse),
+    Heartbeat(HeartbeatResponse),
+    LeaveGroup(LeaveGroupResponse),
+    OffsetCommit(OffsetCommitResponse),
+    OffsetFetch(OffsetFetchResponse),
+    TxnOffsetCommit(TxnOffsetCommitResponse),
+    DescribeGroups(DescribeGroupsResponse),
+    ListGroups(ListGroupsResponse),
+    DeleteGroups(DeleteGroupsResponse),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

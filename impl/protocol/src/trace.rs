@@ -121,10 +121,13 @@ pub enum TraceStep {
     Send {
         id: u64,
         client: String,
-        request: TraceRequest,
+        request: crate::api::Request,
     },
     /// Request `id` has been answered, with exactly this response.
-    Expect { id: u64, response: TraceResponse },
+    Expect {
+        id: u64,
+        response: crate::api::Response,
+    },
     /// Request `id` has not been answered yet (a JoinGroup or SyncGroup waiting for the
     /// rebalance).
     Pending { id: u64 },
@@ -139,48 +142,6 @@ pub enum TraceStep {
         producer_epoch: i16,
         commit: bool,
     },
-}
-
-/// A request with its API version, one variant per API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(Serialize, Deserialize),
-    serde(rename_all = "snake_case")
-)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub enum TraceRequest {
-    JoinGroup(crate::api::Versioned<crate::api::JoinGroupRequest>),
-    SyncGroup(crate::api::Versioned<crate::api::SyncGroupRequest>),
-    Heartbeat(crate::api::Versioned<crate::api::HeartbeatRequest>),
-    LeaveGroup(crate::api::Versioned<crate::api::LeaveGroupRequest>),
-    OffsetCommit(crate::api::Versioned<crate::api::OffsetCommitRequest>),
-    OffsetFetch(crate::api::Versioned<crate::api::OffsetFetchRequest>),
-    TxnOffsetCommit(crate::api::Versioned<crate::api::TxnOffsetCommitRequest>),
-    DescribeGroups(crate::api::Versioned<crate::api::DescribeGroupsRequest>),
-    ListGroups(crate::api::Versioned<crate::api::ListGroupsRequest>),
-    DeleteGroups(crate::api::Versioned<crate::api::DeleteGroupsRequest>),
-}
-
-/// A response, one variant per API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(Serialize, Deserialize),
-    serde(rename_all = "snake_case")
-)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub enum TraceResponse {
-    JoinGroup(crate::api::JoinGroupResponse),
-    SyncGroup(crate::api::SyncGroupResponse),
-    Heartbeat(crate::api::HeartbeatResponse),
-    LeaveGroup(crate::api::LeaveGroupResponse),
-    OffsetCommit(crate::api::OffsetCommitResponse),
-    OffsetFetch(crate::api::OffsetFetchResponse),
-    TxnOffsetCommit(crate::api::TxnOffsetCommitResponse),
-    DescribeGroups(crate::api::DescribeGroupsResponse),
-    ListGroups(crate::api::ListGroupsResponse),
-    DeleteGroups(crate::api::DeleteGroupsResponse),
 }
 
 /// The JSON Schema of a trace file, generated from these types; docs/trace-schema.json is its
