@@ -229,18 +229,24 @@ pub fn decode_key(bytes: &[u8]) -> Result<RecordKey, RecordError> {
     Ok(key)
 }
 
+/// A value version this module can write (both value kinds have versions 0–4).
+fn check_write_version(version: i16) -> Result<(), RecordError> {
+    if (0..=MAX_VALUE_VERSION).contains(&version) {
+        return Ok(());
+    }
+    Err(RecordError {
+        what: format!("cannot write value version {version} (0-{MAX_VALUE_VERSION})"),
+        at: 0,
+    })
+}
+
 /// `OffsetCommitValue` in `version` (0–4). Metadata longer than its length prefix can say
 /// (32,767 bytes before version 4) is an error.
 pub fn encode_offset_commit_value(
     v: &OffsetCommitValue,
     version: i16,
 ) -> Result<Vec<u8>, RecordError> {
-    if !(0..=MAX_VALUE_VERSION).contains(&version) {
-        return Err(RecordError {
-            what: format!("cannot write value version {version} (0-{MAX_VALUE_VERSION})"),
-            at: 0,
-        });
-    }
+    check_write_version(version)?;
     let flexible = version >= 4;
     let mut w = Writer::default();
     w.i16(version);
@@ -287,12 +293,7 @@ pub fn encode_group_metadata_value(
     v: &GroupMetadataValue,
     version: i16,
 ) -> Result<Vec<u8>, RecordError> {
-    if !(0..=MAX_VALUE_VERSION).contains(&version) {
-        return Err(RecordError {
-            what: format!("cannot write value version {version} (0-{MAX_VALUE_VERSION})"),
-            at: 0,
-        });
-    }
+    check_write_version(version)?;
     let flexible = version >= 4;
     let mut w = Writer::default();
     w.i16(version);
