@@ -89,8 +89,13 @@ impl Outcome {
 /// Checks `model`, calling `progress` about once a second.
 pub fn run(model: GroupModel, opts: Options, mut progress: impl FnMut(Progress)) -> Outcome {
     let properties = model.properties();
-    let symmetric = model.cfg.faults.duplicates == 0;
+    // stateright reduces by symmetry in its depth-first and simulation checkers only; with
+    // duplicates the slots are not interchangeable (symmetry.rs).
+    let symmetric = model.cfg.faults.duplicates == 0 && opts.search != Search::Bfs;
     let mut b = model.checker().threads(opts.threads.max(1));
+    if symmetric {
+        b = b.symmetry_fn(symmetry::representative);
+    }
     if let Some(n) = opts.max_states {
         b = b.target_state_count(n);
     }
@@ -140,22 +145,12 @@ pub fn run(model: GroupModel, opts: Options, mut progress: impl FnMut(Progress))
             finish(&c, exhausted(&c))
         }
         Search::Dfs => {
-            let b = if symmetric {
-                b.symmetry_fn(symmetry::representative)
-            } else {
-                b
-            };
             let c = b.spawn_dfs();
             wait(&c, &mut progress);
             let c = c.join();
             finish(&c, exhausted(&c))
         }
         Search::Sim { seed } => {
-            let b = if symmetric {
-                b.symmetry_fn(symmetry::representative)
-            } else {
-                b
-            };
             let c = b.spawn_simulation(seed, stateright::UniformChooser);
             wait(&c, &mut progress);
             let c = c.join();
