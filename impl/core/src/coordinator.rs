@@ -95,6 +95,14 @@ fn strings_fit(ctx: &Context, request: &Request) -> bool {
         }
 }
 
+/// The same outcome for every partition of a commit request.
+fn each_partition(
+    parts: &[OffsetCommitPartition],
+    error: ErrorCode,
+) -> Vec<(TopicPartition, ErrorCode)> {
+    parts.iter().map(|p| (p.partition.clone(), error)).collect()
+}
+
 /// The caller's id for a request; responses carry it back.
 pub type RequestId = u64;
 
@@ -808,9 +816,6 @@ impl GroupCoordinator {
 
     /// Answers `request` with `error` and nothing else, in the response shape of its API.
     fn refuse(&mut self, id: RequestId, request: &Request, error: ErrorCode) {
-        let per_partition = |parts: &[OffsetCommitPartition]| {
-            parts.iter().map(|p| (p.partition.clone(), error)).collect()
-        };
         let response = match request {
             Request::JoinGroup(_) => Response::JoinGroup(Self::join_response(error, "")),
             Request::SyncGroup(_) => Response::SyncGroup(Self::sync_error(error)),
@@ -820,10 +825,10 @@ impl GroupCoordinator {
                 members: vec![],
             }),
             Request::OffsetCommit(r) => Response::OffsetCommit(OffsetCommitResponse {
-                partitions: per_partition(&r.message.partitions),
+                partitions: each_partition(&r.message.partitions, error),
             }),
             Request::TxnOffsetCommit(r) => Response::TxnOffsetCommit(TxnOffsetCommitResponse {
-                partitions: per_partition(&r.message.partitions),
+                partitions: each_partition(&r.message.partitions, error),
             }),
             Request::OffsetFetch(_) => Response::OffsetFetch(OffsetFetchResponse {
                 error_code: error,
@@ -1783,23 +1788,55 @@ impl GroupCoordinator {
         }
     }
 
-    fn offset_value(&self, p: &OffsetCommitPartition) -> OffsetCommitValue {
-        OffsetCommitValue {
-            offset: p.committed_offset,
-            leader_epoch: p.committed_leader_epoch,
-            metadata: p.committed_metadata.clone().unwrap_or_default(),
-            commit_timestamp: self.now as i64,
-            expire_timestamp: -1,
+    /// Writes one offset commit record per partition (transactional, pending until its marker,
+    /// when a producer is given); metadata over `offset.metadata.max.bytes` is refused per
+    /// partition with OFFSET_METADATA_TOO_LARGE.
+    fn write_offsets(
+        &mut self,
+        gid: &str,
+        partitions: &[OffsetCommitPartition],
+        producer: Option<(i64, i16)>,
+    ) -> Vec<(TopicPartition, ErrorCode)> {
+        let mut out = vec![];
+        for p in partitions {
+            let too_large = p
+                .committed_metadata
+                .as_ref()
+                .is_some_and(|m| java_length(m) > self.config.offset_metadata_max_bytes);
+            if too_large {
+                out.push((p.partition.clone(), ErrorCode::OffsetMetadataTooLarge));
+                continue;
+            }
+            let record = Record {
+                key: RecordKey::OffsetCommit {
+                    group: gid.to_owned(),
+                    topic: p.partition.topic.clone(),
+                    partition: p.partition.partition,
+                },
+                value: Some(RecordValue::OffsetCommit(OffsetCommitValue {
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p.committed_metadata.clone().unwrap_or_default(),
+                    commit_timestamp: self.now as i64,
+                    expire_timestamp: -1,
+                })),
+            };
+            self.append(match producer {
+                None => LogEntry::Plain(record),
+                Some((producer_id, producer_epoch)) => LogEntry::Transactional {
+                    producer_id,
+                    producer_epoch,
+                    record,
+                },
+            });
+            out.push((p.partition.clone(), ErrorCode::None));
         }
+        out
     }
 
     fn offset_commit(&mut self, req: &OffsetCommitRequest) -> OffsetCommitResponse {
         let all = |e| OffsetCommitResponse {
-            partitions: req
-                .partitions
-                .iter()
-                .map(|p| (p.partition.clone(), e))
-                .collect(),
+            partitions: each_partition(&req.partitions, e),
         };
         let gid = req.group_id.0.clone();
         let generation = req.generation_id.0;
@@ -1828,37 +1865,14 @@ impl GroupCoordinator {
             let member = member.to_owned();
             self.schedule_heartbeat(&gid, &member, None);
         }
-        let mut out = vec![];
-        for p in &req.partitions {
-            let too_large = p
-                .committed_metadata
-                .as_ref()
-                .is_some_and(|m| java_length(m) > self.config.offset_metadata_max_bytes);
-            if too_large {
-                out.push((p.partition.clone(), ErrorCode::OffsetMetadataTooLarge));
-                continue;
-            }
-            let value = self.offset_value(p);
-            self.append(LogEntry::Plain(Record {
-                key: RecordKey::OffsetCommit {
-                    group: gid.clone(),
-                    topic: p.partition.topic.clone(),
-                    partition: p.partition.partition,
-                },
-                value: Some(RecordValue::OffsetCommit(value)),
-            }));
-            out.push((p.partition.clone(), ErrorCode::None));
+        OffsetCommitResponse {
+            partitions: self.write_offsets(&gid, &req.partitions, None),
         }
-        OffsetCommitResponse { partitions: out }
     }
 
     fn txn_offset_commit(&mut self, req: &TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
         let all = |e| TxnOffsetCommitResponse {
-            partitions: req
-                .partitions
-                .iter()
-                .map(|p| (p.partition.clone(), e))
-                .collect(),
+            partitions: each_partition(&req.partitions, e),
         };
         let gid = req.group_id.0.clone();
         if let Some(e) = self.group_status(&gid, false) {
@@ -1877,32 +1891,10 @@ impl GroupCoordinator {
             // The partition's producer state refuses an append of a superseded epoch.
             return all(ErrorCode::InvalidProducerEpoch);
         }
-        let mut out = vec![];
-        for p in &req.partitions {
-            let too_large = p
-                .committed_metadata
-                .as_ref()
-                .is_some_and(|m| java_length(m) > self.config.offset_metadata_max_bytes);
-            if too_large {
-                out.push((p.partition.clone(), ErrorCode::OffsetMetadataTooLarge));
-                continue;
-            }
-            let value = self.offset_value(p);
-            self.append(LogEntry::Transactional {
-                producer_id: req.producer_id,
-                producer_epoch: req.producer_epoch,
-                record: Record {
-                    key: RecordKey::OffsetCommit {
-                        group: gid.clone(),
-                        topic: p.partition.topic.clone(),
-                        partition: p.partition.partition,
-                    },
-                    value: Some(RecordValue::OffsetCommit(value)),
-                },
-            });
-            out.push((p.partition.clone(), ErrorCode::None));
+        let producer = Some((req.producer_id, req.producer_epoch));
+        TxnOffsetCommitResponse {
+            partitions: self.write_offsets(&gid, &req.partitions, producer),
         }
-        TxnOffsetCommitResponse { partitions: out }
     }
 
     fn offset_fetch(&self, req: &OffsetFetchRequest) -> OffsetFetchResponse {
