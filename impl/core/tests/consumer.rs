@@ -1503,54 +1503,62 @@ proptest! {
     }
 }
 
-/// The JoinGroup reason (KIP-800, v8+) is Kafka's text: after MEMBER_ID_REQUIRED the member
-/// rejoins "need to re-join with the given member-id: <id>"; after a failed join, "rebalance
-/// failed due to <exception>".
-#[test]
-fn join_reasons_are_kafkas() {
-    use kgroup_core::coordinator::{Request, Response};
-    use kgroup_protocol::api::JoinGroupResponse;
-    use kgroup_protocol::{GenerationId, MemberId};
+/// A consumer of topic `t` (2 partitions) on its own, without a coordinator.
+fn lone_consumer() -> Consumer {
     let t = topics(&[("t", 2)]);
     let mut c = Consumer::new(config("c1", &[Strategy::Range], &t), 0).unwrap();
-    c.set_metadata(t.clone());
-    let next_join = |c: &mut Consumer, now: u64| -> (u64, Option<String>) {
-        c.poll(now);
-        let mut found = None;
-        while let Some(o) = c.poll_output() {
-            if let Output::Send {
-                id,
-                request: Request::JoinGroup(r),
-            } = o
-            {
-                found = Some((id, r.message.reason));
-            }
+    c.set_metadata(t);
+    c
+}
+
+/// Polls at time 0; the JoinGroup that goes out: its request id and reason.
+fn send_join(c: &mut Consumer) -> (u64, Option<String>) {
+    use kgroup_core::coordinator::Request;
+    c.poll(0);
+    let mut found = None;
+    while let Some(o) = c.poll_output() {
+        if let Output::Send {
+            id,
+            request: Request::JoinGroup(r),
+        } = o
+        {
+            found = Some((id, r.message.reason));
         }
-        found.expect("a JoinGroup was sent")
-    };
-    let (id, _) = next_join(&mut c, 0);
-    let required = JoinGroupResponse {
-        error_code: ErrorCode::MemberIdRequired,
+    }
+    found.expect("a JoinGroup was sent")
+}
+
+/// A JoinGroup answer without a generation: `error`, naming `member`.
+fn join_answer(error: ErrorCode, member: &str) -> kgroup_core::coordinator::Response {
+    use kgroup_protocol::api::JoinGroupResponse;
+    use kgroup_protocol::{GenerationId, MemberId};
+    kgroup_core::coordinator::Response::JoinGroup(JoinGroupResponse {
+        error_code: error,
         generation_id: GenerationId(-1),
         protocol_type: None,
         protocol_name: None,
         leader: MemberId(String::new()),
         skip_assignment: false,
-        member_id: MemberId("c1-xyz".into()),
+        member_id: MemberId(member.into()),
         members: vec![],
-    };
-    c.handle_response(0, id, Response::JoinGroup(required.clone()));
-    let (id, reason) = next_join(&mut c, 0);
+    })
+}
+
+/// The JoinGroup reason (KIP-800, v8+) is Kafka's text: after MEMBER_ID_REQUIRED the member
+/// rejoins "need to re-join with the given member-id: <id>"; after a failed join, "rebalance
+/// failed due to <exception>".
+#[test]
+fn join_reasons_are_kafkas() {
+    let mut c = lone_consumer();
+    let (id, _) = send_join(&mut c);
+    c.handle_response(0, id, join_answer(ErrorCode::MemberIdRequired, "c1-xyz"));
+    let (id, reason) = send_join(&mut c);
     assert_eq!(
         reason.as_deref(),
         Some("need to re-join with the given member-id: c1-xyz")
     );
-    let busy = JoinGroupResponse {
-        error_code: ErrorCode::RebalanceInProgress,
-        ..required
-    };
-    c.handle_response(0, id, Response::JoinGroup(busy));
-    let (_, reason) = next_join(&mut c, 0);
+    c.handle_response(0, id, join_answer(ErrorCode::RebalanceInProgress, "c1-xyz"));
+    let (_, reason) = send_join(&mut c);
     assert_eq!(
         reason.as_deref(),
         Some("rebalance failed due to RebalanceInProgressException")
@@ -1561,48 +1569,12 @@ fn join_reasons_are_kafkas() {
 /// member id leaves the group instead of waiting for its session to time out.
 #[test]
 fn a_fatal_join_error_sends_leave_group() {
-    use kgroup_core::coordinator::{Request, Response};
-    use kgroup_protocol::api::JoinGroupResponse;
-    use kgroup_protocol::{GenerationId, MemberId};
-    let t = topics(&[("t", 2)]);
-    let mut c = Consumer::new(config("c1", &[Strategy::Range], &t), 0).unwrap();
-    c.set_metadata(t.clone());
-    let join_id = |c: &mut Consumer| {
-        c.poll(0);
-        let mut id = None;
-        while let Some(o) = c.poll_output() {
-            if let Output::Send {
-                id: i,
-                request: Request::JoinGroup(_),
-            } = o
-            {
-                id = Some(i);
-            }
-        }
-        id.expect("JoinGroup sent")
-    };
-    let response = |e| JoinGroupResponse {
-        error_code: e,
-        generation_id: GenerationId(-1),
-        protocol_type: None,
-        protocol_name: None,
-        leader: MemberId(String::new()),
-        skip_assignment: false,
-        member_id: MemberId("c1-abc".into()),
-        members: vec![],
-    };
-    let id = join_id(&mut c);
-    c.handle_response(
-        0,
-        id,
-        Response::JoinGroup(response(ErrorCode::MemberIdRequired)),
-    );
-    let id = join_id(&mut c);
-    c.handle_response(
-        0,
-        id,
-        Response::JoinGroup(response(ErrorCode::GroupMaxSizeReached)),
-    );
+    use kgroup_core::coordinator::Request;
+    let mut c = lone_consumer();
+    let (id, _) = send_join(&mut c);
+    c.handle_response(0, id, join_answer(ErrorCode::MemberIdRequired, "c1-abc"));
+    let (id, _) = send_join(&mut c);
+    c.handle_response(0, id, join_answer(ErrorCode::GroupMaxSizeReached, "c1-abc"));
     c.poll(0);
     let outs: Vec<Output> = std::iter::from_fn(|| c.poll_output()).collect();
     assert!(
