@@ -651,13 +651,21 @@ pub fn store_group(s: &mut State) {
             .coord
             .members
             .iter()
-            .map(|m| (m.id, m.instance, m.assignment))
+            .map(|m| {
+                (
+                    m.id,
+                    m.instance,
+                    m.assignment,
+                    (m.owned, m.owned_generation),
+                )
+            })
             .collect(),
     };
 }
 
 /// Loading the partition: what a coordinator that replays the log holds. Members come back with
-/// their assignments and the group is Stable (Empty without members); nothing is in flight.
+/// their assignments and subscriptions, and the group is Stable (Empty without members); nothing
+/// is in flight.
 /// Transactional offsets without a marker come back as pending.
 pub fn load(log: &Log) -> Coord {
     let g = &log.group;
@@ -672,15 +680,17 @@ pub fn load(log: &Log) -> Coord {
         members: g
             .members
             .iter()
-            .map(|&(id, instance, assignment)| Member {
-                id,
-                instance,
-                joined: false,
-                owed: 0,
-                owned: 0,
-                owned_generation: 0,
-                assignment,
-            })
+            .map(
+                |&(id, instance, assignment, (owned, owned_generation))| Member {
+                    id,
+                    instance,
+                    joined: false,
+                    owed: 0,
+                    owned,
+                    owned_generation,
+                    assignment,
+                },
+            )
             .collect(),
         pending: vec![],
         offsets: log.offsets,

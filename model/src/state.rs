@@ -197,8 +197,11 @@ pub struct Log {
 pub struct GroupRecord {
     pub generation: u8,
     pub leader: Option<MemberId>,
-    /// `(member id, group.instance.id, assignment)`, sorted by id.
-    pub members: Vec<(MemberId, Option<u8>, Parts)>,
+    /// Per member, sorted by id: `(member id, group.instance.id, assignment, subscription)`.
+    /// The subscription is what the member's last JoinGroup reported as owned, with its
+    /// generation (Kafka's GroupMetadataValue stores each member's protocol metadata), so a
+    /// loaded group compares a rejoin's subscription with it as the old coordinator would have.
+    pub members: Vec<(MemberId, Option<u8>, Parts, (Parts, u8))>,
 }
 
 /// Where a consumer is in the join/sync cycle.

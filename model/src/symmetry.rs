@@ -183,7 +183,7 @@ pub fn representative(s: &State) -> State {
     c.pending.sort();
     let g = &mut r.log.group;
     remap_opt(&mut g.leader, &pi);
-    for (id, instance, _) in &mut g.members {
+    for (id, instance, _, _) in &mut g.members {
         remap_id(id, &pi);
         remap_instance(instance, &pi);
     }
