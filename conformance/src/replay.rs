@@ -9,7 +9,9 @@
 //! value; `${_}` matches anything. Comparison is on the responses' JSON form, field by field, so a
 //! failure names the field (`members[1].member_id`) with the expected and actual values.
 
-use kgroup_core::coordinator::{Config, Context, GroupCoordinator, Output, Request, SequentialIds};
+use kgroup_core::coordinator::{
+    Config, Context, GroupCoordinator, MemberIds, Output, Request, SequentialIds,
+};
 use kgroup_core::records::LogEntry;
 use kgroup_core::store::Store;
 use kgroup_protocol::trace::{Trace, TraceConfig, TraceStep};
@@ -172,6 +174,20 @@ fn matches_unordered(
     Ok(())
 }
 
+/// [`SequentialIds`] shared by every coordinator of one replay, so that a coordinator loaded
+/// after a restart does not hand out an id the one before it did.
+#[derive(Debug, Clone, Default)]
+struct Ids(std::sync::Arc<std::sync::Mutex<SequentialIds>>);
+
+impl MemberIds for Ids {
+    fn next_suffix(&mut self) -> String {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .next_suffix()
+    }
+}
+
 /// What became of a request.
 enum Fate {
     Answered(Value),
@@ -181,13 +197,10 @@ enum Fate {
 /// Replays `trace` against kgroup-core's group coordinator. `Ok` when every expectation held.
 pub fn replay_inproc(trace: &Trace) -> Result<(), Failure> {
     let config = coordinator_config(&trace.config);
+    // One sequence of member ids across restarts: Kafka's ids are UUIDs, never handed out twice.
+    let ids = Ids::default();
     let new = |store: Store, now: u64| {
-        GroupCoordinator::load(
-            config.clone(),
-            Box::new(SequentialIds::default()),
-            store,
-            now,
-        )
+        GroupCoordinator::load(config.clone(), Box::new(ids.clone()), store, now)
     };
     let mut coordinator = new(Store::new(), 0);
     let mut log: Vec<LogEntry> = vec![];
