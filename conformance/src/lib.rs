@@ -7,4 +7,5 @@
 pub mod assign_json;
 pub mod bench;
 pub mod check;
+pub mod generate;
 pub mod replay;

@@ -231,11 +231,14 @@ enum ProtocolArg {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct ConformArgs {
+    #[command(subcommand)]
+    action: Option<ConformCommand>,
     /// What to replay against: `inproc` (kgroup-core in this process). An adapter process
     /// (`cmd:PROGRAM ARGS`) and a broker (`kafka://HOST:PORT`) are not available in this build.
-    #[arg(long)]
-    target: String,
+    #[arg(long, required = true)]
+    target: Option<String>,
     /// A directory of trace files (`*.json`); default: the committed corpus.
     #[arg(long, value_name = "DIR")]
     traces: Option<std::path::PathBuf>,
@@ -245,6 +248,25 @@ struct ConformArgs {
     /// One JSON object per trace instead of text (the final line stays).
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConformCommand {
+    /// Write the conformance corpus from the model (docs/trace-format.md, "Generation").
+    Generate(GenerateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct GenerateArgs {
+    /// Where to write the traces and coverage.md; default: the committed corpus directory.
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+    /// The walks' seed (the committed corpus uses the default).
+    #[arg(long, default_value_t = kgroup_conformance::generate::DEFAULT_SEED)]
+    seed: u64,
+    /// Compare with the directory instead of writing it: exit 1 when anything differs.
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,7 +294,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Assign => run_assign(),
         Command::Check(args) => run_check(&args),
-        Command::Conform(args) => run_conform(&args),
+        Command::Conform(args) => match &args.action {
+            Some(ConformCommand::Generate(g)) => run_generate(g),
+            None => run_conform(&args),
+        },
         Command::Bench {
             what: BenchCommand::Assign(args),
         } => run_bench_assign(&args),
@@ -282,7 +307,7 @@ fn main() -> ExitCode {
 fn run_conform(args: &ConformArgs) -> ExitCode {
     use kgroup_conformance::replay::replay_inproc;
     use kgroup_protocol::trace::{Trace, TRACE_VERSION};
-    match args.target.as_str() {
+    match args.target.as_deref().unwrap_or_default() {
         "inproc" => {}
         t if t.starts_with("cmd:") => {
             eprintln!("kgroup conform: the adapter target (cmd:) is not available in this build; use --target inproc");
@@ -297,10 +322,7 @@ fn run_conform(args: &ConformArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let dir = args
-        .traces
-        .clone()
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("traces"));
+    let dir = args.traces.clone().unwrap_or_else(corpus_dir);
     let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(&dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -379,6 +401,51 @@ fn run_conform(args: &ConformArgs) -> ExitCode {
     }
     println!("{passed} passed, {failed} failed");
     if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The committed corpus: conformance/traces in the source tree this binary was built from.
+fn corpus_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("traces")
+}
+
+fn run_generate(args: &GenerateArgs) -> ExitCode {
+    use kgroup_conformance::generate::{corpus_files, coverage_report, generate};
+    let dir = args.out.clone().unwrap_or_else(corpus_dir);
+    let generated = generate(args.seed);
+    let report = coverage_report(&generated);
+    let files = corpus_files(&generated, &report);
+    if args.check {
+        let stale = kgroup_conformance::generate::differences(&dir, &files);
+        for d in &stale {
+            println!("{d}");
+        }
+        println!(
+            "{} files generated, {} differ from {}",
+            files.len(),
+            stale.len(),
+            dir.display()
+        );
+        return if stale.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    if let Err(e) = kgroup_conformance::generate::write_corpus(&dir, &files) {
+        eprintln!("kgroup conform generate: {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
+    print!("{report}");
+    println!(
+        "{} traces written to {}",
+        generated.traces.len(),
+        dir.display()
+    );
+    if generated.untranslatable.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -131,7 +131,7 @@ impl GroupModel {
 
     /// The running consumer that holds member id `id`, or that the coordinator has given it to
     /// in a response it has not read yet (its next id has that nonce), if any.
-    fn holder(s: &State, id: MemberId) -> Option<usize> {
+    pub fn holder(s: &State, id: MemberId) -> Option<usize> {
         let c = &s.consumers[id.slot as usize];
         let holds = c.member == Some(id) || (c.member.is_none() && c.nonce == id.nonce);
         (c.alive() && holds).then_some(id.slot as usize)

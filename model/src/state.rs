@@ -201,8 +201,11 @@ pub struct GroupRecord {
     /// The subscription is what the member's last JoinGroup reported as owned, with its
     /// generation (Kafka's GroupMetadataValue stores each member's protocol metadata), so a
     /// loaded group compares a rejoin's subscription with it as the old coordinator would have.
-    pub members: Vec<(MemberId, Option<u8>, Parts, (Parts, u8))>,
+    pub members: Vec<(MemberId, Option<u8>, Parts, Subscription)>,
 }
+
+/// What a member's JoinGroup reported: the partitions it owns and their generation.
+pub type Subscription = (Parts, u8);
 
 /// Where a consumer is in the join/sync cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
