@@ -196,7 +196,12 @@ enum Fate {
 
 /// Replays `trace` against kgroup-core's group coordinator. `Ok` when every expectation held.
 pub fn replay_inproc(trace: &Trace) -> Result<(), Failure> {
-    let config = coordinator_config(&trace.config);
+    replay_inproc_with(trace, coordinator_config(&trace.config))
+}
+
+/// [`replay_inproc`] with a coordinator configuration of the caller's (a test's broken variant,
+/// say) instead of the one the trace's settings make.
+pub fn replay_inproc_with(trace: &Trace, config: Config) -> Result<(), Failure> {
     // One sequence of member ids across restarts: Kafka's ids are UUIDs, never handed out twice.
     let ids = Ids::default();
     let new = |store: Store, now: u64| {

@@ -132,6 +132,55 @@ pub struct Config {
     /// The `__consumer_offsets` partitions this coordinator leads; `None`: all of them. A request
     /// for a group on another partition is answered NOT_COORDINATOR.
     pub owned_partitions: Option<BTreeSet<i32>>,
+    /// Test only: one guard removed, to show that the conformance traces catch it.
+    #[cfg(feature = "broken-variants")]
+    pub broken: Option<Broken>,
+}
+
+/// Broken variants of the coordinator, for testing the tests (cargo feature `broken-variants`,
+/// never on in a build that serves clients). Each removes one guard, as the model's seeded bug
+/// of the same name does; the conformance corpus must fail each of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broken {
+    /// OffsetCommit skips its member, generation and rebalance checks.
+    CommitWithoutGenerationCheck,
+    /// A pending member's expiry does not let a join phase that waited for it complete.
+    ExpiredMemberBlocksRebalance,
+    /// A static member replaced in a Stable group is not written to the log.
+    StaticReplacementNotStored,
+    /// A session expiry drops a member of a Stable group without a rebalance.
+    ExpiryWithoutRebalance,
+    /// TxnOffsetCommit skips KIP-447's member and generation checks.
+    TxnCommitWithoutMemberCheck,
+    /// OffsetFetch ignores `require_stable`.
+    OffsetFetchIgnoresPending,
+    /// TxnOffsetCommit of a superseded producer epoch is accepted.
+    ZombieProducerNotFenced,
+}
+
+impl Broken {
+    pub const ALL: &'static [Broken] = &[
+        Broken::CommitWithoutGenerationCheck,
+        Broken::ExpiredMemberBlocksRebalance,
+        Broken::StaticReplacementNotStored,
+        Broken::ExpiryWithoutRebalance,
+        Broken::TxnCommitWithoutMemberCheck,
+        Broken::OffsetFetchIgnoresPending,
+        Broken::ZombieProducerNotFenced,
+    ];
+
+    /// The name of the model's seeded bug it matches.
+    pub fn name(self) -> &'static str {
+        match self {
+            Broken::CommitWithoutGenerationCheck => "commit-without-generation-check",
+            Broken::ExpiredMemberBlocksRebalance => "expired-member-blocks-rebalance",
+            Broken::StaticReplacementNotStored => "static-replacement-not-stored",
+            Broken::ExpiryWithoutRebalance => "expiry-without-rebalance",
+            Broken::TxnCommitWithoutMemberCheck => "txn-commit-without-member-check",
+            Broken::OffsetFetchIgnoresPending => "offset-fetch-ignores-pending",
+            Broken::ZombieProducerNotFenced => "zombie-producer-not-fenced",
+        }
+    }
 }
 
 impl Default for Config {
@@ -147,6 +196,8 @@ impl Default for Config {
             offsets_retention_check_interval_ms: 600_000,
             offsets_topic_num_partitions: kgroup_protocol::DEFAULT_OFFSETS_TOPIC_PARTITIONS,
             owned_partitions: None,
+            #[cfg(feature = "broken-variants")]
+            broken: None,
         }
     }
 }
@@ -758,6 +809,19 @@ impl GroupCoordinator {
         }
     }
 
+    /// Whether the test-only broken variant `b` is switched on.
+    fn broken(&self, b: Broken) -> bool {
+        #[cfg(feature = "broken-variants")]
+        {
+            self.config.broken == Some(b)
+        }
+        #[cfg(not(feature = "broken-variants"))]
+        {
+            let _ = b;
+            false
+        }
+    }
+
     /// Fires every timer whose deadline is at or before `now`.
     pub fn handle_timeout(&mut self, now: u64) {
         self.now = self.now.max(now);
@@ -765,8 +829,9 @@ impl GroupCoordinator {
             match kind {
                 TimerKind::Heartbeat { group, member } => self.expire_member(&group, &member),
                 TimerKind::Pending { group, member } => {
+                    let blocks = self.broken(Broken::ExpiredMemberBlocksRebalance);
                     if let Some(g) = self.groups.get_mut(&group) {
-                        if g.pending.remove(&member).is_some() {
+                        if g.pending.remove(&member).is_some() && !blocks {
                             self.check_join(&group);
                         }
                     }
@@ -948,6 +1013,13 @@ impl GroupCoordinator {
         m.heartbeat = None;
         let waiting = m.awaiting_join.is_some() || m.awaiting_sync.is_some();
         if m.is_new || !waiting {
+            if self.broken(Broken::ExpiryWithoutRebalance)
+                && self.groups[group].state == GroupState::Stable
+            {
+                let g = self.groups.get_mut(group).expect("present");
+                g.remove(member);
+                return;
+            }
             self.remove_member(group, member);
         }
     }
@@ -1238,7 +1310,9 @@ impl GroupCoordinator {
                     // Before v9 the answer names the leader as it was, so a replaced leader does
                     // not compute an assignment a Stable group would not hand out; from v9 it
                     // names the new leader with the member list and skip_assignment (KIP-814).
-                    self.store_group(gid);
+                    if !self.broken(Broken::StaticReplacementNotStored) {
+                        self.store_group(gid);
+                    }
                     let g = &self.groups[gid];
                     let lead = g.is_leader(new) && version >= 9;
                     let leader_now = g.leader.clone();
@@ -1854,12 +1928,14 @@ impl GroupCoordinator {
             self.groups.insert(gid.clone(), Group::new(&gid, self.now));
         }
         let g = &self.groups[&gid];
-        if let Some(e) = Self::commit_error(g, generation, member, instance, false) {
-            return all(e);
-        }
-        if g.state == GroupState::CompletingRebalance {
-            // The member has its new generation but not its assignment yet.
-            return all(ErrorCode::RebalanceInProgress);
+        if !self.broken(Broken::CommitWithoutGenerationCheck) {
+            if let Some(e) = Self::commit_error(g, generation, member, instance, false) {
+                return all(e);
+            }
+            if g.state == GroupState::CompletingRebalance {
+                // The member has its new generation but not its assignment yet.
+                return all(ErrorCode::RebalanceInProgress);
+            }
         }
         if g.has(member) {
             let member = member.to_owned();
@@ -1884,10 +1960,14 @@ impl GroupCoordinator {
         let g = &self.groups[&gid];
         let member = req.member_id.0.as_str();
         let instance = req.group_instance_id.as_ref().map(|i| i.0.as_str());
-        if let Some(e) = Self::commit_error(g, req.generation_id.0, member, instance, true) {
+        if let Some(e) = Self::commit_error(g, req.generation_id.0, member, instance, true)
+            .filter(|_| !self.broken(Broken::TxnCommitWithoutMemberCheck))
+        {
             return all(e);
         }
-        if self.store.stale_epoch(req.producer_id, req.producer_epoch) {
+        if self.store.stale_epoch(req.producer_id, req.producer_epoch)
+            && !self.broken(Broken::ZombieProducerNotFenced)
+        {
             // The partition's producer state refuses an append of a superseded epoch.
             return all(ErrorCode::InvalidProducerEpoch);
         }
@@ -1906,7 +1986,10 @@ impl GroupCoordinator {
             };
         }
         let entry = |tp: &TopicPartition| {
-            if req.require_stable && self.store.has_pending(gid, &tp.topic, tp.partition) {
+            if req.require_stable
+                && self.store.has_pending(gid, &tp.topic, tp.partition)
+                && !self.broken(Broken::OffsetFetchIgnoresPending)
+            {
                 return OffsetFetchPartition {
                     partition: tp.clone(),
                     committed_offset: -1,

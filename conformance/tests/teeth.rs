@@ -1,0 +1,50 @@
+//! The corpus has teeth: every broken variant of kgroup-core's coordinator (one guard removed,
+//! matching a seeded bug of the model) fails at least one committed trace, and in particular the
+//! trace generated to tell that bug apart.
+
+use kgroup_conformance::replay::{coordinator_config, replay_inproc_with};
+use kgroup_core::coordinator::Broken;
+use kgroup_protocol::trace::Trace;
+use std::path::Path;
+
+fn corpus() -> Vec<Trace> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("conformance/traces exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            serde_json::from_str(&std::fs::read_to_string(f).expect("readable")).expect("a trace")
+        })
+        .collect()
+}
+
+#[test]
+fn every_broken_variant_fails_a_trace() {
+    let traces = corpus();
+    assert!(Broken::ALL.len() >= 5);
+    let mut report = vec![];
+    for &broken in Broken::ALL {
+        let failing: Vec<&str> = traces
+            .iter()
+            .filter(|t| {
+                let mut config = coordinator_config(&t.config);
+                config.broken = Some(broken);
+                replay_inproc_with(t, config).is_err()
+            })
+            .map(|t| t.name.as_str())
+            .collect();
+        let own = format!("bug-{}", broken.name());
+        assert!(
+            failing.contains(&own.as_str()),
+            "the broken variant {} passes its own trace {own} (it fails: {failing:?})",
+            broken.name()
+        );
+        report.push(format!("{}: {} traces fail", broken.name(), failing.len()));
+    }
+    eprintln!("{}", report.join("\n"));
+}
