@@ -144,6 +144,11 @@ pub struct Config {
 pub enum Broken {
     /// OffsetCommit skips its member, generation and rebalance checks.
     CommitWithoutGenerationCheck,
+    /// Requests are not checked against the member id that holds their `group.instance.id`, so
+    /// a replaced static member's old id is never answered FENCED_INSTANCE_ID (no seeded bug
+    /// of the model matches it: the model's `static-rejoin-without-fencing` keeps the old id as
+    /// a member).
+    StaticInstanceNotChecked,
     /// A pending member's expiry does not let a join phase that waited for it complete.
     ExpiredMemberBlocksRebalance,
     /// A static member replaced in a Stable group is not written to the log.
@@ -154,6 +159,9 @@ pub enum Broken {
     TxnCommitWithoutMemberCheck,
     /// OffsetFetch ignores `require_stable`.
     OffsetFetchIgnoresPending,
+    /// A coordinator loading the log drops transactional offsets still waiting for their
+    /// marker, so the commit marker that follows commits nothing.
+    LoadSkipsPendingTxnOffsets,
     /// TxnOffsetCommit of a superseded producer epoch is accepted.
     ZombieProducerNotFenced,
 }
@@ -161,23 +169,33 @@ pub enum Broken {
 impl Broken {
     pub const ALL: &'static [Broken] = &[
         Broken::CommitWithoutGenerationCheck,
+        Broken::StaticInstanceNotChecked,
         Broken::ExpiredMemberBlocksRebalance,
         Broken::StaticReplacementNotStored,
         Broken::ExpiryWithoutRebalance,
         Broken::TxnCommitWithoutMemberCheck,
         Broken::OffsetFetchIgnoresPending,
+        Broken::LoadSkipsPendingTxnOffsets,
         Broken::ZombieProducerNotFenced,
     ];
 
-    /// The name of the model's seeded bug it matches.
+    /// Whether the model has a seeded bug of the same name (and so a trace generated to tell
+    /// it apart).
+    pub fn in_model(self) -> bool {
+        self != Broken::StaticInstanceNotChecked
+    }
+
+    /// Its name: the name of the model's seeded bug it matches, if there is one.
     pub fn name(self) -> &'static str {
         match self {
             Broken::CommitWithoutGenerationCheck => "commit-without-generation-check",
+            Broken::StaticInstanceNotChecked => "static-instance-not-checked",
             Broken::ExpiredMemberBlocksRebalance => "expired-member-blocks-rebalance",
             Broken::StaticReplacementNotStored => "static-replacement-not-stored",
             Broken::ExpiryWithoutRebalance => "expiry-without-rebalance",
             Broken::TxnCommitWithoutMemberCheck => "txn-commit-without-member-check",
             Broken::OffsetFetchIgnoresPending => "offset-fetch-ignores-pending",
+            Broken::LoadSkipsPendingTxnOffsets => "load-skips-pending-txn-offsets",
             Broken::ZombieProducerNotFenced => "zombie-producer-not-fenced",
         }
     }
@@ -676,6 +694,10 @@ impl GroupCoordinator {
             ids,
             now,
         };
+        #[cfg(feature = "broken-variants")]
+        if c.broken(Broken::LoadSkipsPendingTxnOffsets) {
+            c.store.forget_pending();
+        }
         let stored: Vec<(String, GroupMetadataValue)> = c
             .store
             .groups()
@@ -820,6 +842,12 @@ impl GroupCoordinator {
             let _ = b;
             false
         }
+    }
+
+    /// The `group.instance.id` a member check compares: none when the broken variant that
+    /// does not fence replaced static members is on.
+    fn fence<'a>(&self, instance: Option<&'a str>) -> Option<&'a str> {
+        instance.filter(|_| !self.broken(Broken::StaticInstanceNotChecked))
     }
 
     /// Fires every timer whose deadline is at or before `now`.
@@ -1149,7 +1177,7 @@ impl GroupCoordinator {
             self.timers.cancel(timer);
             return self.add_member_and_rebalance(ctx, version, gid, &member, req);
         }
-        if let Some(e) = g.member_error(&member, instance.as_deref()) {
+        if let Some(e) = g.member_error(&member, self.fence(instance.as_deref())) {
             return error(self, e);
         }
         match g.state {
@@ -1635,7 +1663,7 @@ impl GroupCoordinator {
         if g.state == GroupState::Dead {
             return reply(self, ErrorCode::CoordinatorNotAvailable);
         }
-        if let Some(e) = g.member_error(&member, instance) {
+        if let Some(e) = g.member_error(&member, self.fence(instance)) {
             return reply(self, e);
         }
         if req.generation_id.0 != g.generation {
@@ -1739,7 +1767,7 @@ impl GroupCoordinator {
         if g.state == GroupState::Dead {
             return ErrorCode::CoordinatorNotAvailable;
         }
-        if let Some(e) = g.member_error(member, instance) {
+        if let Some(e) = g.member_error(member, self.fence(instance)) {
             return e;
         }
         if req.generation_id.0 != g.generation {
@@ -1820,7 +1848,7 @@ impl GroupCoordinator {
             self.check_join(gid);
             return ErrorCode::None;
         }
-        if let Some(e) = g.member_error(member, instance) {
+        if let Some(e) = g.member_error(member, self.fence(instance)) {
             return e;
         }
         let member = member.to_owned();
@@ -1929,7 +1957,8 @@ impl GroupCoordinator {
         }
         let g = &self.groups[&gid];
         if !self.broken(Broken::CommitWithoutGenerationCheck) {
-            if let Some(e) = Self::commit_error(g, generation, member, instance, false) {
+            if let Some(e) = Self::commit_error(g, generation, member, self.fence(instance), false)
+            {
                 return all(e);
             }
             if g.state == GroupState::CompletingRebalance {
@@ -1960,8 +1989,9 @@ impl GroupCoordinator {
         let g = &self.groups[&gid];
         let member = req.member_id.0.as_str();
         let instance = req.group_instance_id.as_ref().map(|i| i.0.as_str());
-        if let Some(e) = Self::commit_error(g, req.generation_id.0, member, instance, true)
-            .filter(|_| !self.broken(Broken::TxnCommitWithoutMemberCheck))
+        if let Some(e) =
+            Self::commit_error(g, req.generation_id.0, member, self.fence(instance), true)
+                .filter(|_| !self.broken(Broken::TxnCommitWithoutMemberCheck))
         {
             return all(e);
         }

@@ -219,6 +219,13 @@ impl Store {
         self.offsets.get(group).into_iter().flatten()
     }
 
+    /// The broken variant `LoadSkipsPendingTxnOffsets` (test only): forget the pending
+    /// transactional offsets.
+    #[cfg(feature = "broken-variants")]
+    pub(crate) fn forget_pending(&mut self) {
+        self.pending.clear();
+    }
+
     /// A transactional commit of this partition waits for its marker (OffsetFetch with
     /// `require_stable` answers UNSTABLE_OFFSET_COMMIT meanwhile).
     pub fn has_pending(&self, group: &str, topic: &str, partition: i32) -> bool {
