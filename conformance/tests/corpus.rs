@@ -7,28 +7,9 @@ use kgroup_conformance::generate::{
 };
 use kgroup_conformance::replay::replay_inproc;
 use kgroup_model::Bug;
-use kgroup_protocol::trace::Trace;
-use std::path::{Path, PathBuf};
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("traces")
-}
-
-fn committed() -> Vec<Trace> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
-        .expect("conformance/traces exists")
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| {
-            let text = std::fs::read_to_string(f).expect("readable");
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()))
-        })
-        .collect()
-}
+mod common;
+use common::{committed, corpus_dir};
 
 /// A change to the model, the mapping or the walks shows up here: as a diff of the coverage
 /// snapshot (`cargo insta review`) and of the trace files, which

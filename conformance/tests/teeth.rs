@@ -4,28 +4,12 @@
 
 use kgroup_conformance::replay::{coordinator_config, replay_inproc_with};
 use kgroup_core::coordinator::Broken;
-use kgroup_protocol::trace::Trace;
-use std::path::Path;
 
-fn corpus() -> Vec<Trace> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("conformance/traces exists")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| {
-            serde_json::from_str(&std::fs::read_to_string(f).expect("readable")).expect("a trace")
-        })
-        .collect()
-}
+mod common;
 
 #[test]
 fn every_broken_variant_fails_a_trace() {
-    let traces = corpus();
+    let traces = common::committed();
     assert!(Broken::ALL.len() >= 5);
     let mut report = vec![];
     for &broken in Broken::ALL {

@@ -40,130 +40,71 @@ pub struct Family {
     pub max_actions: usize,
 }
 
-fn faults(f: impl FnOnce(&mut Budget)) -> Budget {
-    let mut b = Budget::default();
-    f(&mut b);
-    b
-}
-
 /// The families of the corpus.
 pub fn families() -> Vec<Family> {
-    let base = Config::small();
-    let family = |name, config| Family {
-        name,
-        config,
-        walks: 3_000,
-        max_actions: 40,
+    let family = |name, tweak: fn(&mut Config)| {
+        let mut config = Config::small();
+        tweak(&mut config);
+        Family {
+            name,
+            config,
+            walks: 3_000,
+            max_actions: 40,
+        }
     };
     vec![
-        family(
-            "eager",
-            Config {
-                faults: faults(|b| {
-                    b.crashes = 1;
-                    b.losses = 1;
-                    b.expiries = 1;
-                    b.leaves = 1;
-                    b.failovers = 1;
-                }),
-                ..base.clone()
-            },
-        ),
-        family(
-            "cooperative",
-            Config {
-                protocol: Protocol::Cooperative,
-                faults: faults(|b| {
-                    b.crashes = 1;
-                    b.losses = 1;
-                    b.expiries = 1;
-                    b.leaves = 1;
-                    b.failovers = 1;
-                }),
-                ..base.clone()
-            },
-        ),
-        family(
-            "static",
-            Config {
-                static_members: true,
-                faults: faults(|b| {
-                    b.crashes = 1;
-                    b.expiries = 1;
-                    b.failovers = 1;
-                    b.duplicates = 1;
-                }),
-                ..base.clone()
-            },
-        ),
-        family(
-            "static-cooperative",
-            Config {
-                static_members: true,
-                protocol: Protocol::Cooperative,
-                assignor: Assignor::Kafka(kgroup_assign::Strategy::CooperativeSticky),
-                faults: faults(|b| {
-                    b.crashes = 1;
-                    b.failovers = 1;
-                    b.duplicates = 1;
-                }),
-                ..base.clone()
-            },
-        ),
-        family(
-            "eos",
-            Config {
-                eos: true,
-                faults: faults(|b| {
-                    b.crashes = 1;
-                    b.losses = 1;
-                    b.expiries = 1;
-                    b.failovers = 1;
-                }),
-                ..base.clone()
-            },
-        ),
-        family(
-            "eos-static",
-            Config {
-                eos: true,
-                static_members: true,
-                faults: faults(|b| {
-                    b.crashes = 1;
-                    b.duplicates = 1;
-                    b.failovers = 1;
-                }),
-                ..base.clone()
-            },
-        ),
-        family(
-            "async-commits",
-            Config {
-                consumers: 1,
-                partitions: 1,
-                records: 3,
-                async_commits: true,
-                faults: faults(|b| {
-                    b.reorders = 1;
-                    b.losses = 1;
-                    b.failovers = 1;
-                }),
-                ..base.clone()
-            },
-        ),
-        family(
-            "three",
-            Config {
-                consumers: 3,
-                faults: faults(|b| {
-                    b.crashes = 1;
-                    b.leaves = 1;
-                    b.expiries = 1;
-                }),
-                ..base
-            },
-        ),
+        family("eager", |c| {
+            c.faults = faults(1, 1, 1, 1, 1);
+        }),
+        family("cooperative", |c| {
+            c.protocol = Protocol::Cooperative;
+            c.faults = faults(1, 1, 1, 1, 1);
+        }),
+        family("static", |c| {
+            c.static_members = true;
+            c.faults = faults(1, 0, 1, 1, 0);
+            c.faults.duplicates = 1;
+        }),
+        family("static-cooperative", |c| {
+            c.static_members = true;
+            c.protocol = Protocol::Cooperative;
+            c.assignor = Assignor::Kafka(kgroup_assign::Strategy::CooperativeSticky);
+            c.faults = faults(1, 0, 0, 1, 0);
+            c.faults.duplicates = 1;
+        }),
+        family("eos", |c| {
+            c.eos = true;
+            c.faults = faults(1, 1, 1, 1, 0);
+        }),
+        family("eos-static", |c| {
+            c.eos = true;
+            c.static_members = true;
+            c.faults = faults(1, 0, 0, 1, 0);
+            c.faults.duplicates = 1;
+        }),
+        family("async-commits", |c| {
+            (c.consumers, c.partitions, c.records) = (1, 1, 3);
+            c.async_commits = true;
+            c.faults = faults(0, 1, 0, 1, 0);
+            c.faults.reorders = 1;
+        }),
+        family("three", |c| {
+            c.consumers = 3;
+            c.faults = faults(1, 0, 1, 0, 1);
+        }),
     ]
+}
+
+/// Fault budgets: crashes, connection losses, session expiries, failovers, leaves.
+fn faults(crashes: u8, losses: u8, expiries: u8, failovers: u8, leaves: u8) -> Budget {
+    Budget {
+        crashes,
+        losses,
+        expiries,
+        failovers,
+        leaves,
+        ..Budget::default()
+    }
 }
 
 /// Whether a seeded bug lives in the group coordinator (the others are the consumer's or the
