@@ -350,8 +350,10 @@ impl MemberIds for TraceIds {
 
 /// kgroup-core's group coordinator in this process, as a replay target.
 ///
-/// Requests get the client host `/CLIENT`. A restart loads a new coordinator from the entries
-/// the old one appended.
+/// Requests get the client host `/CLIENT`. An advance steps the coordinator's clock through
+/// each timer deadline on the way (`poll_timeout`), so that every timer fires at its deadline,
+/// as the trace format says. A restart loads a new coordinator from the entries the old one
+/// appended.
 #[derive(Debug)]
 pub struct InProc {
     config: Config,
@@ -412,6 +414,14 @@ impl Target for InProc {
     }
 
     fn advance(&mut self, now: u64) -> Result<(), String> {
+        // Each timer fires at its own deadline, so what it schedules (a member's next session,
+        // the sync deadline after a join phase ends) counts from there, not from `now`.
+        while let Some(deadline) = self.coordinator.poll_timeout() {
+            if deadline > now {
+                break;
+            }
+            self.coordinator.handle_timeout(deadline);
+        }
         self.coordinator.handle_timeout(now);
         self.drain();
         Ok(())
