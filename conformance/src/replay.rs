@@ -21,7 +21,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Why a trace failed: the step (1-based), what went wrong, and the two sides where there are.
+/// Why a trace failed: the step (1-based; 0 before the first step, as when an adapter process
+/// fails to start its session), what went wrong, and the two sides where there are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub step: usize,
@@ -32,7 +33,11 @@ pub struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "step {}: {}", self.step, self.what)?;
+        if self.step == 0 {
+            write!(f, "before the first step: {}", self.what)?;
+        } else {
+            write!(f, "step {}: {}", self.step, self.what)?;
+        }
         if let Some(e) = &self.expected {
             write!(f, "\n  expected: {e}")?;
         }
