@@ -1415,20 +1415,23 @@ impl GroupCoordinator {
             }
         }
         let g = self.groups.get_mut(gid).expect("present");
-        // The leader must be a member that rejoined; otherwise the first one that did.
+        // Kafka's `maybeElectNewJoinedLeader`: the leader must be a member that rejoined;
+        // otherwise the first one that did. When none did, the leader stays as it was.
         let leader_joined = g
             .leader
             .as_ref()
             .and_then(|l| g.members.get(l))
             .is_some_and(|m| m.awaiting_join.is_some());
-        if !leader_joined {
-            g.leader = g
-                .order
-                .iter()
-                .find(|id| g.members[*id].awaiting_join.is_some())
-                .cloned();
+        let joined = g
+            .order
+            .iter()
+            .find(|id| g.members[*id].awaiting_join.is_some())
+            .cloned();
+        let elected = leader_joined || joined.is_some();
+        if !leader_joined && joined.is_some() {
+            g.leader = joined;
         }
-        if g.leader.is_none() && !g.members.is_empty() {
+        if !elected && !g.members.is_empty() {
             // Only static members that did not rejoin are left: wait another rebalance timeout
             // for their sessions to end or for them to come back.
             let t = self.timers.schedule(
