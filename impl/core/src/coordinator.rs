@@ -1314,6 +1314,14 @@ impl GroupCoordinator {
                 }
             }
         }
+        // Kafka answers the waiting SyncGroups, restarting each member's session, before it sets
+        // the join phase's timer: timers due at the same moment fire in the order they were set.
+        for (req, member) in answers {
+            let resp = Self::sync_error(ErrorCode::RebalanceInProgress);
+            self.respond(req, Response::SyncGroup(resp));
+            self.schedule_heartbeat(gid, &member, None);
+        }
+        let g = self.groups.get_mut(gid).expect("present");
         let sync_timer = g.sync_timer.take();
         let join_timer = g.join_timer.take().map(|(t, _)| t);
         let wait = if g.state == GroupState::Empty {
@@ -1338,12 +1346,6 @@ impl GroupCoordinator {
             },
         );
         self.groups.get_mut(gid).expect("present").join_timer = Some((t, wait));
-        for (req, member) in answers {
-            let resp = Self::sync_error(ErrorCode::RebalanceInProgress);
-            self.respond(req, Response::SyncGroup(resp));
-            // Kafka restarts the session of each member whose SyncGroup it answers.
-            self.schedule_heartbeat(gid, &member, None);
-        }
         // As Kafka's purgatory tries a delayed join at once: it may already be complete.
         self.check_join(gid);
     }
