@@ -1202,6 +1202,7 @@ impl GroupCoordinator {
         let pos = g.order.iter().position(|x| x == old);
         let fenced_sync = m.awaiting_sync.take();
         m.id = new.to_owned();
+        let session_before = m.session_timeout_ms;
         m.session_timeout_ms = req.session_timeout_ms;
         m.rebalance_timeout_ms = req.rebalance_timeout_ms;
         if let Some(p) = pos {
@@ -1229,7 +1230,9 @@ impl GroupCoordinator {
                 Response::SyncGroup(Self::sync_error(ErrorCode::FencedInstanceId)),
             );
         }
-        self.schedule_heartbeat(gid, new, None);
+        // Kafka restarts the session before it takes the request's timeouts: this session is as
+        // long as the old member's; the new timeout counts from the next one.
+        self.schedule_heartbeat(gid, new, Some(session_before));
         let g = self.groups.get_mut(gid).expect("present");
         match g.state {
             GroupState::Stable => {
