@@ -1004,7 +1004,10 @@ impl GroupCoordinator {
                 self.timers.cancel(Some(t));
             }
             let resp = Self::join_response(ErrorCode::GroupMaxSizeReached, "");
-            return self.respond(ctx.id, Response::JoinGroup(resp));
+            self.respond(ctx.id, Response::JoinGroup(resp));
+            // As after any JoinGroup: the refused member (a pending one, say) may have been all
+            // the join phase was waiting for.
+            return self.check_join(&gid);
         }
         if unknown {
             self.new_member_join(ctx, version, &gid, req);
