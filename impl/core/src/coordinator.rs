@@ -609,7 +609,8 @@ impl GroupCoordinator {
 
     /// A coordinator that has loaded its partition: `store` is the replayed log. Groups with
     /// members come back Stable with their stored assignments, each member's session starting
-    /// at `now`; groups with only offsets come back Empty.
+    /// at `now` (a group with more members than `group_max_size` starts a rebalance at once, as
+    /// Kafka's `onGroupLoaded`); groups with only offsets come back Empty.
     pub fn load(
         config: Config,
         ids: Box<dyn MemberIds>,
@@ -668,7 +669,14 @@ impl GroupCoordinator {
                 GroupState::Stable
             };
             let ids: Vec<String> = g.order.clone();
+            let over_capacity = g.members.len() > c.config.group_max_size;
             c.groups.insert(id.clone(), g);
+            if over_capacity {
+                // Kafka's onGroupLoaded: a group loaded with more members than
+                // group.max.size rebalances, so that the extra members are shed (their rejoins
+                // are refused GROUP_MAX_SIZE_REACHED).
+                c.prepare_rebalance(&id);
+            }
             for m in ids {
                 c.schedule_heartbeat(&id, &m, None);
             }
