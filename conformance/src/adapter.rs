@@ -283,6 +283,10 @@ impl AdapterProcess {
     /// A failure of the adapter, with its stderr if it wrote any.
     fn broke(&mut self, what: String) -> String {
         self.broken = true;
+        if let Ok(Some(_)) = self.child.try_wait() {
+            // It has exited: let the stderr thread read what it wrote last (a traceback).
+            let _ = self.stderr_done.recv_timeout(Duration::from_millis(500));
+        }
         match self.stderr_text() {
             Some(err) => format!("{what}; its stderr:\n{err}"),
             None => what,

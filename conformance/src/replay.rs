@@ -384,9 +384,10 @@ impl InProc {
         }
     }
 
-    /// The coordinator, for tests that look at its state.
-    pub fn coordinator(&self) -> &GroupCoordinator {
-        &self.coordinator
+    /// When the coordinator's next timer is due (`poll_timeout`), for drivers that advance the
+    /// clock to it, as trace generation does.
+    pub fn next_deadline(&mut self) -> Option<u64> {
+        self.coordinator.poll_timeout()
     }
 
     fn drain(&mut self) {
