@@ -1222,9 +1222,8 @@ impl GroupCoordinator {
         if let Some(i) = &m.instance {
             g.statics.insert(i.clone(), new.to_owned());
         }
-        if g.pending_sync.remove(old) {
-            g.pending_sync.insert(new.to_owned());
-        }
+        // Kafka leaves the old id among the members that have not synced: if it had not, the
+        // sync deadline rebalances the group, whether or not the new id syncs.
         if g.is_leader(old) {
             g.leader = Some(new.to_owned());
         }
