@@ -1594,3 +1594,39 @@ fn t94_regression_refusing_a_pending_member_completes_the_join_phase() {
         },
     ));
 }
+
+/// Kafka's `replaceStaticMember` leaves the old member id among the members that have not
+/// synced, so a static member replaced before it synced makes the sync deadline rebalance the
+/// group even if its replacement synced (GroupMetadata.scala and the new coordinator's
+/// ClassicGroup.java agree). kgroup-core moved the pending sync to the new id.
+#[test]
+fn t95_regression_a_static_member_replaced_before_it_synced_rebalances_at_the_sync_deadline() {
+    let mut s = Script::new();
+    let (a, b, b2) = ("${a}", "${b}", "${b2}");
+    let ja = s.join("c0", "", Some("i0"), 30_000, 0);
+    let jb = s.join("c1", "", Some("i1"), 30_000, 1);
+    s.advance(0);
+    s.expect(
+        ja,
+        joined(1, a, a, &[(a, Some("i0"), 0), (b, Some("i1"), 1)], false),
+    );
+    s.expect(jb, joined(1, a, b, &[], false));
+    let sa = s.sync("c0", a, Some("i0"), 1, &[(a, 1), (b, 2)]);
+    s.expect(sa, synced(1));
+    // `b` restarts before it synced; its replacement syncs.
+    let j2 = s.join("c1", "", Some("i1"), 30_000, 1);
+    s.expect(j2, joined(1, a, b2, &[], false));
+    let s2 = s.sync("c1", b2, Some("i1"), 1, &[]);
+    s.expect(s2, synced(2));
+    let hb = s.heartbeat("c0", a, Some("i0"), 1);
+    s.expect(hb, heartbeat_answer(ErrorCode::None));
+    // The sync deadline finds the old id still waiting to sync.
+    s.advance(REBALANCE_MS as u64);
+    let hb = s.heartbeat("c0", a, Some("i0"), 1);
+    s.expect(hb, heartbeat_answer(ErrorCode::RebalanceInProgress));
+    both_pass(&s.trace(
+        "regression-replaced-before-sync",
+        "a static member replaced before it synced rebalances the group at the sync deadline",
+        no_delay(),
+    ));
+}
