@@ -1083,6 +1083,13 @@ impl GroupCoordinator {
             return error(self, ErrorCode::InconsistentGroupProtocol);
         }
         if g.pending.contains_key(&member) {
+            if instance.is_some() {
+                // A pending member is dynamic (KIP-394 applies to members without an instance
+                // id); Kafka throws an IllegalStateException here, which its request handler
+                // answers UNKNOWN_SERVER_ERROR, changing nothing.
+                let resp = Self::join_response(ErrorCode::UnknownServerError, "");
+                return self.respond(ctx.id, Response::JoinGroup(resp));
+            }
             let g = self.groups.get_mut(gid).expect("present");
             let timer = g.pending.remove(&member);
             self.timers.cancel(timer);
