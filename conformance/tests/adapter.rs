@@ -1630,3 +1630,30 @@ fn t95_regression_a_static_member_replaced_before_it_synced_rebalances_at_the_sy
         no_delay(),
     ));
 }
+
+/// A member id handed out with MEMBER_ID_REQUIRED belongs to a dynamic member: Kafka's
+/// `doCurrentMemberJoinGroup` throws when it comes back with a group instance id, and Kafka's
+/// request handler answers UNKNOWN_SERVER_ERROR, the group unchanged. kgroup-core added it as a
+/// static member, taking the instance id from the member that held it.
+#[test]
+fn t96_regression_a_pending_member_joining_with_an_instance_id_is_refused() {
+    let mut s = Script::new();
+    let (a, p) = ("${a}", "${p}");
+    let ja = s.join("c0", "", Some("i0"), 30_000, 0);
+    s.advance(0);
+    s.expect(ja, joined(1, a, a, &[(a, Some("i0"), 0)], false));
+    let sa = s.sync("c0", a, Some("i0"), 1, &[(a, 1)]);
+    s.expect(sa, synced(1));
+    let j = s.join("c1", "", None, 30_000, 1);
+    s.expect(j, join_refused(ErrorCode::MemberIdRequired, p));
+    let j = s.join("c1", p, Some("i0"), 30_000, 1);
+    s.expect(j, join_refused(ErrorCode::UnknownServerError, ""));
+    // Nothing changed: `a` still holds i0, in a Stable group.
+    let hb = s.heartbeat("c0", a, Some("i0"), 1);
+    s.expect(hb, heartbeat_answer(ErrorCode::None));
+    both_pass(&s.trace(
+        "regression-pending-member-with-instance-id",
+        "a pending (dynamic) member id joining with a group instance id is refused",
+        no_delay(),
+    ));
+}
