@@ -22,6 +22,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const ADAPTER: &str = concat!(
@@ -29,19 +30,32 @@ const ADAPTER: &str = concat!(
     "/adapters/python/kgroup_adapter.py"
 );
 
-/// `python3`, or a failure that says it is missing.
+/// The Python 3 interpreter (`python3` on PATH, resolved to the executable itself, so that a
+/// version manager's shim does not cost a start-up per trace), or a failure that says it is
+/// missing.
 fn python3() -> &'static str {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "these tests run the example adapter with `python3`, which is not on PATH: install Python 3"
-    );
-    "python3"
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .stderr(Stdio::null())
+            .output();
+        let path = match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+            _ => String::new(),
+        };
+        assert!(
+            !path.is_empty(),
+            "these tests run the example adapter with `python3`, which is not on PATH (or does \
+             not say where it is): install Python 3"
+        );
+        // `cmd:` splits on whitespace: a path with a space is left to PATH.
+        if path.contains(char::is_whitespace) {
+            "python3".to_owned()
+        } else {
+            path
+        }
+    })
 }
 
 fn python_adapter() -> AdapterCommand {
