@@ -235,8 +235,9 @@ enum ProtocolArg {
 struct ConformArgs {
     #[command(subcommand)]
     action: Option<ConformCommand>,
-    /// What to replay against: `inproc` (kgroup-core in this process). An adapter process
-    /// (`cmd:PROGRAM ARGS`) and a broker (`kafka://HOST:PORT`) are not available in this build.
+    /// What to replay against: `inproc` (kgroup-core in this process) or `cmd:PROGRAM ARGS` (an
+    /// adapter process per trace, speaking JSON lines: docs/adapter.md; split on whitespace, no
+    /// shell). A broker (`kafka://HOST:PORT`) is not available in this build.
     #[arg(long, required = true)]
     target: Option<String>,
     /// A directory of trace files (`*.json`); default: the committed corpus.
@@ -305,23 +306,27 @@ fn main() -> ExitCode {
 }
 
 fn run_conform(args: &ConformArgs) -> ExitCode {
+    use kgroup_conformance::adapter::{replay_adapter, AdapterCommand, Verdict};
     use kgroup_conformance::replay::replay_inproc;
     use kgroup_protocol::trace::{Trace, TRACE_VERSION};
-    match args.target.as_deref().unwrap_or_default() {
-        "inproc" => {}
-        t if t.starts_with("cmd:") => {
-            eprintln!("kgroup conform: the adapter target (cmd:) is not available in this build; use --target inproc");
-            return ExitCode::from(2);
-        }
+    let adapter = match args.target.as_deref().unwrap_or_default() {
+        "inproc" => None,
+        t if t.starts_with("cmd:") => match AdapterCommand::parse(&t["cmd:".len()..]) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("kgroup conform: --target {t}: {e}");
+                return ExitCode::from(2);
+            }
+        },
         t if t.starts_with("kafka://") => {
-            eprintln!("kgroup conform: the broker target (kafka://) is not available in this build; use --target inproc");
+            eprintln!("kgroup conform: the broker target (kafka://) is not available in this build; use --target inproc or cmd:PROGRAM ARGS");
             return ExitCode::from(2);
         }
         t => {
             eprintln!("kgroup conform: unknown --target '{t}' (inproc, cmd:PROGRAM ARGS, kafka://HOST:PORT)");
             return ExitCode::from(2);
         }
-    }
+    };
     let dir = args.traces.clone().unwrap_or_else(corpus_dir);
     let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(&dir) {
         Ok(entries) => entries
@@ -379,27 +384,48 @@ fn run_conform(args: &ConformArgs) -> ExitCode {
         eprintln!("kgroup conform: no traces to replay in {}", dir.display());
         return ExitCode::from(2);
     }
-    let (mut passed, mut failed) = (0, 0);
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for t in &traces {
-        let outcome = replay_inproc(t);
+        let verdict = match &adapter {
+            None => replay_inproc(t).map_or_else(Verdict::Failed, |()| Verdict::Passed),
+            Some(cmd) => match replay_adapter(t, cmd) {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("kgroup conform: {e}");
+                    return ExitCode::from(2);
+                }
+            },
+        };
         if args.json {
-            let line = match &outcome {
-                Ok(()) => serde_json::json!({"trace": t.name, "result": "pass"}),
-                Err(f) => serde_json::json!({
+            let line = match &verdict {
+                Verdict::Passed => serde_json::json!({"trace": t.name, "result": "pass"}),
+                Verdict::Failed(f) => serde_json::json!({
                     "trace": t.name, "result": "fail", "step": f.step, "what": f.what,
                     "expected": f.expected, "actual": f.actual,
                 }),
+                Verdict::Skipped(reason) => {
+                    serde_json::json!({"trace": t.name, "result": "skip", "reason": reason})
+                }
             };
             println!("{line}");
-        } else if let Err(f) = &outcome {
-            println!("FAIL {}: {f}", t.name);
+        } else {
+            match &verdict {
+                Verdict::Passed => {}
+                Verdict::Failed(f) => println!("FAIL {}: {f}", t.name),
+                Verdict::Skipped(reason) => println!("SKIP {}: {reason}", t.name),
+            }
         }
-        match outcome {
-            Ok(()) => passed += 1,
-            Err(_) => failed += 1,
+        match verdict {
+            Verdict::Passed => passed += 1,
+            Verdict::Failed(_) => failed += 1,
+            Verdict::Skipped(_) => skipped += 1,
         }
     }
-    println!("{passed} passed, {failed} failed");
+    if skipped > 0 {
+        println!("{passed} passed, {failed} failed, {skipped} skipped");
+    } else {
+        println!("{passed} passed, {failed} failed");
+    }
     if failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -1,25 +1,28 @@
-//! Replaying a conformance trace ([`kgroup_protocol::trace::Trace`]) against kgroup-core's
-//! group coordinator, in process.
+//! Replaying a conformance trace ([`kgroup_protocol::trace::Trace`]) against a group
+//! coordinator: kgroup-core's in process ([`InProc`], [`replay_inproc`]) or any other behind the
+//! [`Target`] trait (the adapter process of `crate::adapter`).
 //!
-//! The replayer feeds the trace's inputs to a [`GroupCoordinator`] (requests at the trace's
-//! clock, `handle_timeout` when the clock advances, a reload of the appended log on a restart,
-//! markers) and checks each `expect` and `pending` step against what the coordinator has answered.
-//! Member ids go through names: a `${name}` string in an expected response binds `name` to the
-//! actual value the first time and must equal it afterwards; in a request it stands for the bound
-//! value; `${_}` matches anything. Comparison is on the responses' JSON form, field by field, so a
-//! failure names the field (`members[1].member_id`) with the expected and actual values.
+//! [`replay`] feeds the trace's inputs to the target (requests at the trace's clock, clock
+//! advances, restarts, markers) and checks each `expect` and `pending` step against what the
+//! target has answered, so a target only reports the fate of each request and every judgement is
+//! made here, the same way for every target. Member ids go through names: a `${name}` string in
+//! an expected response binds `name` to the actual value the first time and must equal it
+//! afterwards; in a request it stands for the bound value; `${_}` matches anything. Comparison is
+//! on the responses' JSON form, field by field, so a failure names the field
+//! (`members[1].member_id`) with the expected and actual values.
 
-use kgroup_core::coordinator::{
-    Config, Context, GroupCoordinator, MemberIds, Output, Request, SequentialIds,
-};
+use kgroup_core::coordinator::{Config, Context, GroupCoordinator, MemberIds, Output, Request};
 use kgroup_core::records::LogEntry;
 use kgroup_core::store::Store;
 use kgroup_protocol::trace::{Trace, TraceConfig, TraceStep};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-/// Why a trace failed: the step (1-based), what went wrong, and the two sides where there are.
+/// Why a trace failed: the step (1-based; 0 before the first step, as when an adapter process
+/// fails to start its session), what went wrong, and the two sides where there are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub step: usize,
@@ -30,7 +33,11 @@ pub struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "step {}: {}", self.step, self.what)?;
+        if self.step == 0 {
+            write!(f, "before the first step: {}", self.what)?;
+        } else {
+            write!(f, "step {}: {}", self.step, self.what)?;
+        }
         if let Some(e) = &self.expected {
             write!(f, "\n  expected: {e}")?;
         }
@@ -174,41 +181,89 @@ fn matches_unordered(
     Ok(())
 }
 
-/// [`SequentialIds`] shared by every coordinator of one replay, so that a coordinator loaded
-/// after a restart does not hand out an id the one before it did.
-#[derive(Debug, Clone, Default)]
-struct Ids(std::sync::Arc<std::sync::Mutex<SequentialIds>>);
-
-impl MemberIds for Ids {
-    fn next_suffix(&mut self) -> String {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .next_suffix()
-    }
-}
-
 /// What became of a request.
-enum Fate {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// Answered with this response (its JSON form, `{"join_group": {...}}`).
     Answered(Value),
+    /// Never to be answered: a newer request of the member took its place, the member was
+    /// removed while it waited, or the coordinator failed over.
     Abandoned,
 }
 
-/// Replays `trace` against kgroup-core's group coordinator. `Ok` when every expectation held.
-pub fn replay_inproc(trace: &Trace) -> Result<(), Failure> {
-    replay_inproc_with(trace, coordinator_config(&trace.config))
+/// A group coordinator the replayer drives: kgroup-core in process ([`InProc`]) or an adapter
+/// process (`crate::adapter`). The replayer keeps all the judging (names, expectations, pending
+/// requests); a target only takes the trace's inputs and reports what became of each request.
+///
+/// Every input carries the trace's clock, `now`, in milliseconds from 0. An `Err` is a failure
+/// of the target (it crashed, or said something that cannot be read), reported at the step.
+pub trait Target {
+    /// Request `id` arrives from client `client` at `now`. `request` is the trace's request in
+    /// its JSON form (`{"join_group": {"api_version": 9, "message": {...}}}`), member-id names
+    /// already replaced by their values.
+    fn send(&mut self, now: u64, id: u64, client: &str, request: &Value) -> Result<(), String>;
+    /// The clock moves forward to `now`: every timer due by then fires, each at its deadline.
+    fn advance(&mut self, now: u64) -> Result<(), String>;
+    /// The coordinator fails over at `now`: its memory is lost and a new one loads the offsets
+    /// log. Requests still waiting are lost with it (the replayer counts them abandoned).
+    fn restart(&mut self, now: u64) -> Result<(), String>;
+    /// A transaction marker for the group's offsets partition arrives at `now`.
+    fn marker(
+        &mut self,
+        now: u64,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> Result<(), String>;
+    /// What became of requests since the last call, oldest first.
+    fn fates(&mut self) -> Vec<(u64, Fate)>;
 }
 
-/// [`replay_inproc`] with a coordinator configuration of the caller's (a test's broken variant,
-/// say) instead of the one the trace's settings make.
-pub fn replay_inproc_with(trace: &Trace, config: Config) -> Result<(), Failure> {
-    // One sequence of member ids across restarts: Kafka's ids are UUIDs, never handed out twice.
-    let ids = Ids::default();
-    let new = |store: Store, now: u64| {
-        GroupCoordinator::load(config.clone(), Box::new(ids.clone()), store, now)
-    };
-    let mut coordinator = new(Store::new(), 0);
-    let mut log: Vec<LogEntry> = vec![];
+/// The request kind of a request in its JSON form: `join_group`, `offset_commit`, ... (the
+/// snake_case variant names of [`kgroup_protocol::api::Request`]).
+pub fn request_kind(request: &Value) -> Option<&str> {
+    match request {
+        Value::Object(fields) if fields.len() == 1 => fields.keys().next().map(String::as_str),
+        _ => None,
+    }
+}
+
+/// Takes the fates a target reports, refusing the impossible ones: an answer to a request never
+/// sent, and a second fate for a request that already has one.
+fn record(
+    reported: Vec<(u64, Fate)>,
+    sent: &BTreeSet<u64>,
+    fates: &mut BTreeMap<u64, Fate>,
+) -> Result<(), String> {
+    for (id, fate) in reported {
+        if !sent.contains(&id) {
+            return Err(format!(
+                "the target reports request {id}, which was never sent"
+            ));
+        }
+        match (fates.get(&id), &fate) {
+            (None, _) => {}
+            (Some(Fate::Answered(_)), Fate::Answered(_)) => {
+                return Err(format!("request {id} is answered twice"))
+            }
+            (Some(Fate::Answered(_)), Fate::Abandoned) => {
+                return Err(format!("request {id} is abandoned after it was answered"))
+            }
+            (Some(Fate::Abandoned), Fate::Answered(_)) => {
+                return Err(format!("request {id} is answered after it was abandoned"))
+            }
+            (Some(Fate::Abandoned), Fate::Abandoned) => {
+                return Err(format!("request {id} is abandoned twice"))
+            }
+        }
+        fates.insert(id, fate);
+    }
+    Ok(())
+}
+
+/// Replays `trace` against `target`. `Ok` when every expectation held; otherwise the first
+/// failure, named by its step.
+pub fn replay(trace: &Trace, target: &mut dyn Target) -> Result<(), Failure> {
     let mut now = 0u64;
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     let mut fates: BTreeMap<u64, Fate> = BTreeMap::new();
@@ -232,27 +287,15 @@ pub fn replay_inproc_with(trace: &Trace, config: Config) -> Result<(), Failure> 
                 }
                 let mut v = serde_json::to_value(request).map_err(|e| fail(e.to_string()))?;
                 substitute(&mut v, &names).map_err(fail)?;
-                let request: Request =
-                    serde_json::from_value(v).map_err(|e| fail(e.to_string()))?;
-                let ctx = Context {
-                    id: *id,
-                    client_id: client.clone(),
-                    client_host: format!("/{client}"),
-                };
-                coordinator.handle_request(now, ctx, request);
+                target.send(now, *id, client, &v).map_err(fail)?;
             }
             TraceStep::Advance { ms } => {
-                now += ms;
-                coordinator.handle_timeout(now);
+                now = now.saturating_add(*ms);
+                target.advance(now).map_err(fail)?;
             }
             TraceStep::Restart => {
-                let mut store = Store::new();
-                for e in &log {
-                    store
-                        .replay(e)
-                        .map_err(|e| fail(format!("the log does not replay: {e}")))?;
-                }
-                coordinator = new(store, now);
+                target.restart(now).map_err(fail)?;
+                record(target.fates(), &sent, &mut fates).map_err(fail)?;
                 // Requests waiting in the old coordinator are lost with it.
                 for id in &sent {
                     fates.entry(*id).or_insert(Fate::Abandoned);
@@ -262,9 +305,10 @@ pub fn replay_inproc_with(trace: &Trace, config: Config) -> Result<(), Failure> 
                 producer_id,
                 producer_epoch,
                 commit,
-            } => coordinator.handle_marker(*producer_id, *producer_epoch, *commit, 0),
+            } => target
+                .marker(now, *producer_id, *producer_epoch, *commit)
+                .map_err(fail)?,
             TraceStep::Expect { id, response } => {
-                drain(&mut coordinator, &mut log, &mut fates);
                 let expected = serde_json::to_value(response).map_err(|e| fail(e.to_string()))?;
                 match fates.get(id) {
                     Some(Fate::Answered(actual)) => {
@@ -282,7 +326,6 @@ pub fn replay_inproc_with(trace: &Trace, config: Config) -> Result<(), Failure> 
                 }
             }
             TraceStep::Pending { id } => {
-                drain(&mut coordinator, &mut log, &mut fates);
                 if let Some(Fate::Answered(actual)) = fates.get(id) {
                     return Err(Failure {
                         step: n,
@@ -293,25 +336,148 @@ pub fn replay_inproc_with(trace: &Trace, config: Config) -> Result<(), Failure> 
                 }
             }
         }
-        drain(&mut coordinator, &mut log, &mut fates);
+        record(target.fates(), &sent, &mut fates).map_err(fail)?;
     }
     Ok(())
 }
 
-fn drain(c: &mut GroupCoordinator, log: &mut Vec<LogEntry>, fates: &mut BTreeMap<u64, Fate>) {
-    while let Some(out) = c.poll_output() {
-        match out {
-            Output::Append(e) => log.push(e),
-            Output::Response { id, response } => {
-                let v = serde_json::to_value(response)
-                    .unwrap_or_else(|e| Value::String(format!("unserializable response: {e}")));
-                fates.insert(id, Fate::Answered(v));
-            }
-            Output::Abandoned { id } => {
-                fates.insert(id, Fate::Abandoned);
+/// Member-id suffixes shaped like [`kgroup_core::coordinator::SequentialIds`]'s, from one counter that survives restarts, so
+/// that a coordinator loaded after a failover never hands out an id a stored member holds.
+#[derive(Debug, Clone, Default)]
+struct TraceIds(Arc<AtomicU64>);
+
+impl MemberIds for TraceIds {
+    fn next_suffix(&mut self) -> String {
+        let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("00000000-0000-0000-0000-{n:012x}")
+    }
+}
+
+/// kgroup-core's group coordinator in this process, as a replay target.
+///
+/// Requests get the client host `/CLIENT`. An advance steps the coordinator's clock through
+/// each timer deadline on the way (`poll_timeout`), so that every timer fires at its deadline,
+/// as the trace format says. A restart loads a new coordinator from the entries the old one
+/// appended.
+#[derive(Debug)]
+pub struct InProc {
+    config: Config,
+    ids: TraceIds,
+    coordinator: GroupCoordinator,
+    log: Vec<LogEntry>,
+    fates: Vec<(u64, Fate)>,
+}
+
+impl InProc {
+    /// A coordinator with the trace's configuration and no groups, at time 0.
+    pub fn new(config: &TraceConfig) -> InProc {
+        InProc::with_config(coordinator_config(config))
+    }
+
+    /// A coordinator with a configuration of the caller's (a test's broken variant, say).
+    pub fn with_config(config: Config) -> InProc {
+        let ids = TraceIds::default();
+        let coordinator =
+            GroupCoordinator::load(config.clone(), Box::new(ids.clone()), Store::new(), 0);
+        InProc {
+            config,
+            ids,
+            coordinator,
+            log: vec![],
+            fates: vec![],
+        }
+    }
+
+    /// When the coordinator's next timer is due (`poll_timeout`), for drivers that advance the
+    /// clock to it, as trace generation does.
+    pub fn next_deadline(&mut self) -> Option<u64> {
+        self.coordinator.poll_timeout()
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.coordinator.poll_output() {
+            match out {
+                Output::Append(e) => self.log.push(e),
+                Output::Response { id, response } => {
+                    let v = serde_json::to_value(response)
+                        .unwrap_or_else(|e| Value::String(format!("unserializable response: {e}")));
+                    self.fates.push((id, Fate::Answered(v)));
+                }
+                Output::Abandoned { id } => self.fates.push((id, Fate::Abandoned)),
             }
         }
     }
+}
+
+impl Target for InProc {
+    fn send(&mut self, now: u64, id: u64, client: &str, request: &Value) -> Result<(), String> {
+        let request: Request = serde_json::from_value(request.clone())
+            .map_err(|e| format!("request {id} does not read: {e}"))?;
+        let ctx = Context {
+            id,
+            client_id: client.to_owned(),
+            client_host: format!("/{client}"),
+        };
+        self.coordinator.handle_request(now, ctx, request);
+        self.drain();
+        Ok(())
+    }
+
+    fn advance(&mut self, now: u64) -> Result<(), String> {
+        // Each timer fires at its own deadline, so what it schedules (a member's next session,
+        // the sync deadline after a join phase ends) counts from there, not from `now`.
+        while let Some(deadline) = self.coordinator.poll_timeout() {
+            if deadline > now {
+                break;
+            }
+            self.coordinator.handle_timeout(deadline);
+        }
+        self.coordinator.handle_timeout(now);
+        self.drain();
+        Ok(())
+    }
+
+    fn restart(&mut self, now: u64) -> Result<(), String> {
+        self.drain();
+        let mut store = Store::new();
+        for e in &self.log {
+            store
+                .replay(e)
+                .map_err(|e| format!("the log does not replay: {e}"))?;
+        }
+        self.coordinator =
+            GroupCoordinator::load(self.config.clone(), Box::new(self.ids.clone()), store, now);
+        self.drain();
+        Ok(())
+    }
+
+    fn marker(
+        &mut self,
+        _now: u64,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> Result<(), String> {
+        self.coordinator
+            .handle_marker(producer_id, producer_epoch, commit, 0);
+        self.drain();
+        Ok(())
+    }
+
+    fn fates(&mut self) -> Vec<(u64, Fate)> {
+        std::mem::take(&mut self.fates)
+    }
+}
+
+/// Replays `trace` against kgroup-core's group coordinator. `Ok` when every expectation held.
+pub fn replay_inproc(trace: &Trace) -> Result<(), Failure> {
+    replay(trace, &mut InProc::new(&trace.config))
+}
+
+/// [`replay_inproc`] with a coordinator configuration of the caller's (a test's broken variant,
+/// say) instead of the one the trace's settings make.
+pub fn replay_inproc_with(trace: &Trace, config: Config) -> Result<(), Failure> {
+    replay(trace, &mut InProc::with_config(config))
 }
 
 #[cfg(test)]

@@ -261,3 +261,28 @@ fn the_trace_format_is_pinned() {
     assert_eq!(back, t);
     insta::assert_snapshot!(json);
 }
+
+/// An advance past several deadlines fires each timer at its own deadline: the join phase ends
+/// at 3 s (KIP-134's delay), so the member's session, restarted then, ends at 13 s, within one
+/// 13 s advance.
+#[test]
+fn an_advance_fires_each_timer_at_its_deadline() {
+    let a = "${a}";
+    let steps = vec![
+        join(1, "ca", ""),
+        member_id_required(1, a),
+        join(2, "ca", a),
+        TraceStep::Advance { ms: 13_000 },
+        joined(2, a, 1, a, &[a]),
+        heartbeat(3, a, 1),
+        heartbeat_answer(3, ErrorCode::UnknownMemberId),
+    ];
+    let t = Trace {
+        version: TRACE_VERSION,
+        name: "timers-at-their-deadlines".into(),
+        description: "one advance past the join phase and the session that follows it".into(),
+        config: TraceConfig::default(),
+        steps,
+    };
+    replay_inproc(&t).unwrap_or_else(|f| panic!("{f}"));
+}

@@ -678,7 +678,8 @@ impl GroupCoordinator {
 
     /// A coordinator that has loaded its partition: `store` is the replayed log. Groups with
     /// members come back Stable with their stored assignments, each member's session starting
-    /// at `now`; groups with only offsets come back Empty.
+    /// at `now` (a group with more members than `group_max_size` starts a rebalance at once, as
+    /// Kafka's `onGroupLoaded`); groups with only offsets come back Empty.
     pub fn load(
         config: Config,
         ids: Box<dyn MemberIds>,
@@ -741,7 +742,14 @@ impl GroupCoordinator {
                 GroupState::Stable
             };
             let ids: Vec<String> = g.order.clone();
+            let over_capacity = g.members.len() > c.config.group_max_size;
             c.groups.insert(id.clone(), g);
+            if over_capacity {
+                // Kafka's onGroupLoaded: a group loaded with more members than
+                // group.max.size rebalances, so that the extra members are shed (their rejoins
+                // are refused GROUP_MAX_SIZE_REACHED).
+                c.prepare_rebalance(&id);
+            }
             for m in ids {
                 c.schedule_heartbeat(&id, &m, None);
             }
@@ -1104,7 +1112,10 @@ impl GroupCoordinator {
                 self.timers.cancel(Some(t));
             }
             let resp = Self::join_response(ErrorCode::GroupMaxSizeReached, "");
-            return self.respond(ctx.id, Response::JoinGroup(resp));
+            self.respond(ctx.id, Response::JoinGroup(resp));
+            // As after any JoinGroup: the refused member (a pending one, say) may have been all
+            // the join phase was waiting for.
+            return self.check_join(&gid);
         }
         if unknown {
             self.new_member_join(ctx, version, &gid, req);
@@ -1172,6 +1183,13 @@ impl GroupCoordinator {
             return error(self, ErrorCode::InconsistentGroupProtocol);
         }
         if g.pending.contains_key(&member) {
+            if instance.is_some() {
+                // A pending member is dynamic (KIP-394 applies to members without an instance
+                // id); Kafka throws an IllegalStateException here, which its request handler
+                // answers UNKNOWN_SERVER_ERROR, changing nothing.
+                let resp = Self::join_response(ErrorCode::UnknownServerError, "");
+                return self.respond(ctx.id, Response::JoinGroup(resp));
+            }
             let g = self.groups.get_mut(gid).expect("present");
             let timer = g.pending.remove(&member);
             self.timers.cancel(timer);
@@ -1302,6 +1320,7 @@ impl GroupCoordinator {
         let pos = g.order.iter().position(|x| x == old);
         let fenced_sync = m.awaiting_sync.take();
         m.id = new.to_owned();
+        let session_before = m.session_timeout_ms;
         m.session_timeout_ms = req.session_timeout_ms;
         m.rebalance_timeout_ms = req.rebalance_timeout_ms;
         if let Some(p) = pos {
@@ -1310,9 +1329,8 @@ impl GroupCoordinator {
         if let Some(i) = &m.instance {
             g.statics.insert(i.clone(), new.to_owned());
         }
-        if g.pending_sync.remove(old) {
-            g.pending_sync.insert(new.to_owned());
-        }
+        // Kafka leaves the old id among the members that have not synced: if it had not, the
+        // sync deadline rebalances the group, whether or not the new id syncs.
         if g.is_leader(old) {
             g.leader = Some(new.to_owned());
         }
@@ -1329,7 +1347,9 @@ impl GroupCoordinator {
                 Response::SyncGroup(Self::sync_error(ErrorCode::FencedInstanceId)),
             );
         }
-        self.schedule_heartbeat(gid, new, None);
+        // Kafka restarts the session before it takes the request's timeouts: this session is as
+        // long as the old member's; the new timeout counts from the next one.
+        self.schedule_heartbeat(gid, new, Some(session_before));
         let g = self.groups.get_mut(gid).expect("present");
         match g.state {
             GroupState::Stable => {
@@ -1416,6 +1436,14 @@ impl GroupCoordinator {
                 }
             }
         }
+        // Kafka answers the waiting SyncGroups, restarting each member's session, before it sets
+        // the join phase's timer: timers due at the same moment fire in the order they were set.
+        for (req, member) in answers {
+            let resp = Self::sync_error(ErrorCode::RebalanceInProgress);
+            self.respond(req, Response::SyncGroup(resp));
+            self.schedule_heartbeat(gid, &member, None);
+        }
+        let g = self.groups.get_mut(gid).expect("present");
         let sync_timer = g.sync_timer.take();
         let join_timer = g.join_timer.take().map(|(t, _)| t);
         let wait = if g.state == GroupState::Empty {
@@ -1440,12 +1468,6 @@ impl GroupCoordinator {
             },
         );
         self.groups.get_mut(gid).expect("present").join_timer = Some((t, wait));
-        for (req, member) in answers {
-            let resp = Self::sync_error(ErrorCode::RebalanceInProgress);
-            self.respond(req, Response::SyncGroup(resp));
-            // Kafka restarts the session of each member whose SyncGroup it answers.
-            self.schedule_heartbeat(gid, &member, None);
-        }
         // As Kafka's purgatory tries a delayed join at once: it may already be complete.
         self.check_join(gid);
     }
@@ -1517,20 +1539,23 @@ impl GroupCoordinator {
             }
         }
         let g = self.groups.get_mut(gid).expect("present");
-        // The leader must be a member that rejoined; otherwise the first one that did.
+        // Kafka's `maybeElectNewJoinedLeader`: the leader must be a member that rejoined;
+        // otherwise the first one that did. When none did, the leader stays as it was.
         let leader_joined = g
             .leader
             .as_ref()
             .and_then(|l| g.members.get(l))
             .is_some_and(|m| m.awaiting_join.is_some());
-        if !leader_joined {
-            g.leader = g
-                .order
-                .iter()
-                .find(|id| g.members[*id].awaiting_join.is_some())
-                .cloned();
+        let joined = g
+            .order
+            .iter()
+            .find(|id| g.members[*id].awaiting_join.is_some())
+            .cloned();
+        let elected = leader_joined || joined.is_some();
+        if !leader_joined && joined.is_some() {
+            g.leader = joined;
         }
-        if g.leader.is_none() && !g.members.is_empty() {
+        if !elected && !g.members.is_empty() {
             // Only static members that did not rejoin are left: wait another rebalance timeout
             // for their sessions to end or for them to come back.
             let t = self.timers.schedule(
