@@ -9,13 +9,16 @@
 //! value; `${_}` matches anything. Comparison is on the responses' JSON form, field by field, so a
 //! failure names the field (`members[1].member_id`) with the expected and actual values.
 
-use kgroup_core::coordinator::{Config, Context, GroupCoordinator, Output, Request, SequentialIds};
+use kgroup_core::coordinator::{
+    Config, Context, GroupCoordinator, MemberIds, Output, Request, SequentialIds,
+};
 use kgroup_core::records::LogEntry;
 use kgroup_core::store::Store;
 use kgroup_protocol::trace::{Trace, TraceConfig, TraceStep};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 /// Why a trace failed: the step (1-based), what went wrong, and the two sides where there are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +52,25 @@ pub fn coordinator_config(c: &TraceConfig) -> Config {
         group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
         group_max_size: c.group_max_size as usize,
         ..Config::default()
+    }
+}
+
+/// Member-id suffixes shaped as [`SequentialIds`] makes them, counted across coordinator
+/// restarts: every clone draws from one counter.
+///
+/// Kafka's member ids end in a random UUID, so a coordinator that takes over after a failover
+/// never hands out an id the loaded group still holds. A fresh `SequentialIds` would start again at
+/// 1 and could give a new member the id of a loaded one; the replayer and the simulator give every
+/// coordinator they load a clone of one `ContinuingIds` instead. Without a restart the ids are
+/// exactly `SequentialIds`'.
+#[derive(Debug, Clone, Default)]
+pub struct ContinuingIds(Arc<Mutex<SequentialIds>>);
+
+impl MemberIds for ContinuingIds {
+    fn next_suffix(&mut self) -> String {
+        // A poisoned lock only means another thread panicked mid-draw; the counter is intact.
+        let mut ids = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        ids.next_suffix()
     }
 }
 
@@ -181,13 +203,9 @@ enum Fate {
 /// Replays `trace` against kgroup-core's group coordinator. `Ok` when every expectation held.
 pub fn replay_inproc(trace: &Trace) -> Result<(), Failure> {
     let config = coordinator_config(&trace.config);
+    let ids = ContinuingIds::default();
     let new = |store: Store, now: u64| {
-        GroupCoordinator::load(
-            config.clone(),
-            Box::new(SequentialIds::default()),
-            store,
-            now,
-        )
+        GroupCoordinator::load(config.clone(), Box::new(ids.clone()), store, now)
     };
     let mut coordinator = new(Store::new(), 0);
     let mut log: Vec<LogEntry> = vec![];
