@@ -1,10 +1,11 @@
 //! kgroup's command-line library: the `kgroup assign` JSON contract, `kgroup bench`, `kgroup
-//! check`, and the conformance replayer (`replay`).
+//! check`, the conformance replayer (`replay`) and the seeded simulator (`sim`, `kgroup sim`).
 //!
-//! Later issues add trace generation from the model, the adapter and wire targets and the
-//! simulator here; the `kgroup` binary (src/main.rs) is a thin clap front over these modules.
+//! Later issues add trace generation from the model and the adapter and wire targets here; the
+//! `kgroup` binary (src/main.rs) is a thin clap front over these modules.
 
 pub mod assign_json;
 pub mod bench;
 pub mod check;
 pub mod replay;
+pub mod sim;
