@@ -38,7 +38,7 @@ use kgroup_core::consumer::{Consumer, ConsumerConfig, Output as ConsumerOutput};
 use kgroup_core::coordinator::{
     self, Context, GroupCoordinator, Output as CoordinatorOutput, Request, RequestId, Response,
 };
-use kgroup_core::records::LogEntry;
+use kgroup_core::records::{LogEntry, Record, RecordKey};
 use kgroup_core::store::Store;
 use kgroup_protocol::api::*;
 use kgroup_protocol::trace::TraceConfig;
@@ -212,6 +212,8 @@ enum What {
 #[derive(Debug, Default)]
 struct PartitionLedger {
     committed: Option<i64>,
+    /// When the committed offset last changed.
+    changed_at: u64,
     /// Every record below this has been processed.
     prefix: i64,
     /// Processed records above the prefix.
@@ -244,7 +246,11 @@ pub(crate) struct World<'o> {
     /// Before this, requests are answered NOT_COORDINATOR (a failover is under way).
     reachable_at: u64,
     /// Every entry the coordinators appended, encoded.
-    log: Vec<Vec<u8>>,
+    /// The offsets log as a coordinator taking over loads it: every appended entry, encoded,
+    /// decoded and replayed in order (replay is a left fold, so folding as entries arrive is
+    /// loading the whole log at once), and how many entries it holds.
+    loaded: Store,
+    log_entries: u64,
     ids: ContinuingIds,
     next_ctx: u64,
     routes: BTreeMap<u64, Route>,
@@ -552,7 +558,8 @@ impl<'o> World<'o> {
             faults_on: true,
             coord,
             reachable_at: 0,
-            log: vec![],
+            loaded: Store::new(),
+            log_entries: 0,
             ids,
             next_ctx: 0,
             routes: BTreeMap::new(),
@@ -773,13 +780,22 @@ impl<'o> World<'o> {
     fn drain_coordinator(&mut self) {
         while let Some(out) = self.coord.poll_output() {
             match out {
-                CoordinatorOutput::Append(entry) => match entry.encode() {
-                    Ok(bytes) => self.log.push(bytes),
-                    Err(e) => self.fail(
-                        Invariant::ReplayEqualsLive,
-                        format!("the coordinator appended an entry that does not encode: {e}"),
-                    ),
-                },
+                CoordinatorOutput::Append(entry) => {
+                    self.check_tombstone(&entry);
+                    let n = self.log_entries;
+                    self.log_entries += 1;
+                    let loaded = entry
+                        .encode()
+                        .and_then(|bytes| LogEntry::decode(&bytes))
+                        .map_err(|e| e.to_string())
+                        .and_then(|e| self.loaded.replay(&e).map_err(|e| e.to_string()));
+                    if let Err(e) = loaded {
+                        self.fail(
+                            Invariant::ReplayEqualsLive,
+                            format!("log entry {n} does not encode, decode and load: {e}"),
+                        );
+                    }
+                }
                 CoordinatorOutput::Response { id, response } => {
                     if let Some(r) = &mut self.recorder {
                         r.expect(id, &response);
@@ -847,6 +863,41 @@ impl<'o> World<'o> {
         }
     }
 
+    /// The coordinator deletes a committed offset only when it expires: `offsets.retention.ms`
+    /// after its commit at the earliest (KIP-211 counts from when the group became Empty,
+    /// KIP-496 from the commit). An expired offset is no regression; the ledger forgets it.
+    fn check_tombstone(&mut self, entry: &LogEntry) {
+        let LogEntry::Plain(Record {
+            key:
+                RecordKey::OffsetCommit {
+                    group,
+                    topic,
+                    partition,
+                },
+            value: None,
+        }) = entry
+        else {
+            return;
+        };
+        if group != GROUP {
+            return;
+        }
+        let Some(&k) = self.index.get(&Tp::new(topic.clone(), *partition)) else {
+            return;
+        };
+        let since = self.now - self.ledger[k].changed_at;
+        let retention = u64::try_from(self.coord_config.offsets_retention_ms).unwrap_or(0);
+        if self.ledger[k].committed.is_some() && since < retention {
+            let msg = format!(
+                "the committed offset of {topic}-{partition} is deleted {since} ms after it was \
+                 committed, before offsets.retention.ms ({retention} ms)"
+            );
+            return self.fail(Invariant::NoOffsetRegression, msg);
+        }
+        self.note(|| format!("the committed offset of {topic}-{partition} expires"));
+        self.ledger[k].committed = None;
+    }
+
     /// Reads the group's state and members from the coordinator (DescribeGroups, in process).
     fn observe(&mut self) {
         let request = Request::DescribeGroups(Versioned {
@@ -884,6 +935,15 @@ impl<'o> World<'o> {
                 self.group_state = None;
                 self.held.clear();
             }
+        }
+        if self.group_state == Some(GroupState::Dead) && before != Some(GroupState::Dead) {
+            // The coordinator removed the group (an Empty group without offsets, at the
+            // retention check, as Kafka's cleanupGroupMetadata): a group of the same name starts
+            // again at generation 0, so the generations seen so far belong to another group.
+            self.note(|| "the coordinator removes the empty group".into());
+            self.handed.clear();
+            self.reported.clear();
+            self.completed.clear();
         }
         if self.group_state == Some(GroupState::CompletingRebalance)
             && before != Some(GroupState::CompletingRebalance)
@@ -1707,23 +1767,15 @@ impl<'o> World<'o> {
         // The old coordinator's due timers fire first, as a trace's `advance` before `restart`.
         self.tick_coordinator();
         *self.stats.faults.entry(FaultKind::Failover).or_default() += 1;
-        let live = self.coord.store().clone();
-        let mut store = Store::new();
-        for (n, bytes) in self.log.iter().enumerate() {
-            let applied = LogEntry::decode(bytes)
-                .map_err(|e| e.to_string())
-                .and_then(|e| store.replay(&e).map_err(|e| e.to_string()));
-            if let Err(e) = applied {
-                return self.fail(
-                    Invariant::ReplayEqualsLive,
-                    format!("log entry {n} does not load: {e}"),
-                );
-            }
-        }
-        if store != live {
+        let store = self.loaded.clone();
+        if store != *self.coord.store() {
+            let entries = self.log_entries;
             return self.fail(
                 Invariant::ReplayEqualsLive,
-                "the store loaded from the log differs from the live coordinator's".into(),
+                format!(
+                    "the store loaded from the log ({entries} entries) differs from the live \
+                     coordinator's"
+                ),
             );
         }
         let stored = store.group(GROUP).map_or(0, |g| g.generation);
@@ -1817,6 +1869,9 @@ impl<'o> World<'o> {
                 return self.fail(Invariant::NoOffsetRegression, msg);
             }
             if let Some(c) = committed {
+                if ledger.committed != Some(c) {
+                    ledger.changed_at = self.now;
+                }
                 ledger.committed = Some(c);
                 if c > ledger.prefix {
                     let msg = format!(
