@@ -190,6 +190,36 @@ fn t31_without_the_timing_assumption_partitions_are_processed_twice() {
     }
 }
 
+/// The coordinator's configuration passes through to kgroup-core (the switch a broken variant
+/// of kgroup-core will use): a group.max.size of 1 refuses the second consumer, fatally.
+#[test]
+fn t32_a_coordinator_setting_reaches_kgroup_core() {
+    fn one_member(c: &mut kgroup_core::coordinator::Config) {
+        c.group_max_size = 1;
+    }
+    let o = SimOptions {
+        tweak_coordinator: Some(one_member),
+        overrides: Overrides {
+            consumers: Some(3),
+            faults: Some(BTreeSet::new()),
+            ..Overrides::default()
+        },
+        ..opts()
+    };
+    let r = run(0, &o);
+    let v = r.violation.expect("the second consumer is refused");
+    assert_eq!(v.invariant, Invariant::ConsumersHealthy, "{v}");
+    assert!(v.message.contains("GROUP_MAX_SIZE_REACHED"), "{v}");
+    assert!(run(
+        0,
+        &SimOptions {
+            tweak_coordinator: None,
+            ..o
+        }
+    )
+    .ok());
+}
+
 fn recorded(seed: u64, o: &SimOptions) -> Trace {
     let o = SimOptions {
         record_trace: true,
