@@ -63,6 +63,8 @@ const GENERATIONS_KEPT: i32 = 64;
 /// when it would have arrived).
 #[derive(Debug)]
 struct Msg<T> {
+    /// When it was sent, and when it arrives.
+    sent: u64,
     at: u64,
     lost: bool,
     body: T,
@@ -936,7 +938,9 @@ impl<'o> World<'o> {
                 self.held.clear();
             }
         }
-        if self.group_state == Some(GroupState::Dead) && before != Some(GroupState::Dead) {
+        if self.group_state == Some(GroupState::Dead)
+            && before.is_some_and(|s| s != GroupState::Dead)
+        {
             // The coordinator removed the group (an Empty group without offsets, at the
             // retention check, as Kafka's cleanupGroupMetadata): a group of the same name starts
             // again at generation 0, so the generations seen so far belong to another group.
@@ -1055,7 +1059,9 @@ impl<'o> World<'o> {
     fn enqueue_request(&mut self, i: usize, from: Target, request: Request) {
         let behind = self.procs[i].to_coord.back().map(|m| m.at);
         let (at, lost) = self.transit(behind);
+        let sent = self.now;
         self.procs[i].to_coord.push_back(Msg {
+            sent,
             at,
             lost,
             body: Outgoing { from, request },
@@ -1069,7 +1075,9 @@ impl<'o> World<'o> {
         }
         let behind = p.to_client.back().map(|m| m.at);
         let (at, lost) = self.transit(behind);
+        let sent = self.now;
         self.procs[route.slot].to_client.push_back(Msg {
+            sent,
             at,
             lost,
             body: Incoming {
@@ -1108,6 +1116,10 @@ impl<'o> World<'o> {
                 )
             });
             return self.break_connection(i);
+        }
+        let late = self.now - msg.sent;
+        if late > self.sc.latency_ms.1 {
+            self.note(|| format!("a request of c{i} arrives late ({late} ms in transit)"));
         }
         let Outgoing { from, request } = msg.body;
         let p = &self.procs[i];
@@ -1179,6 +1191,15 @@ impl<'o> World<'o> {
                 )
             });
             return self.break_connection(i);
+        }
+        let late = self.now - msg.sent;
+        if late > self.sc.latency_ms.1 {
+            self.note(|| {
+                format!(
+                    "c{i} receives {} late ({late} ms in transit)",
+                    describe_response(&msg.body.response)
+                )
+            });
         }
         match msg.body.to {
             Target::Consumer(id) => {
