@@ -434,6 +434,103 @@ fn t51_bad_options_exit_2_with_a_message() {
     }
 }
 
+fn pinned(
+    protocol: Option<RebalanceProtocol>,
+    membership: Membership,
+    faults: &[FaultKind],
+) -> SimOptions {
+    SimOptions {
+        overrides: Overrides {
+            protocol,
+            membership: Some(membership),
+            faults: Some(faults.iter().copied().collect()),
+            ..Overrides::default()
+        },
+        keep_events: 100_000,
+        ..opts()
+    }
+}
+
+/// Finding (docs/simulator.md): Kafka 3.9 keeps a static member that did not rejoin within the
+/// rebalance timeout in the new generation, with its old subscription. Here three static
+/// members are blocked in commitSync on a slow connection while a cooperative rebalance
+/// completes without them; the leader gives one of their partitions to the member that
+/// rejoined. The timing assumption stops a carried member from processing until it joins again;
+/// without it the new owner is assigned a partition the carried member still owns.
+#[test]
+fn t60_finding_a_static_member_carried_into_a_generation_it_did_not_join() {
+    let o = pinned(
+        Some(RebalanceProtocol::Cooperative),
+        Membership::Static,
+        &[FaultKind::Loss, FaultKind::Delay, FaultKind::Failover],
+    );
+    let r = run(54, &o);
+    assert!(r.ok(), "{:?}", r.violation);
+    assert!(r
+        .events
+        .iter()
+        .any(|e| e.contains("carried into generation 3")));
+    let without = SimOptions {
+        timing_assumption: false,
+        ..o
+    };
+    let v = run(54, &without)
+        .violation
+        .expect("double ownership without the assumption");
+    assert_eq!(v.invariant, Invariant::RevokeBeforeHandover, "{v}");
+}
+
+/// Finding: Kafka 3.9 stores a static member's new member id only with a generation the leader
+/// completes (or when it replaces the old id in a Stable group); a coordinator failover before
+/// that brings back the stored id, and the only process of the instance is fenced
+/// (FENCED_INSTANCE_ID, fatal). The simulated application exits and is started again.
+#[test]
+fn t61_finding_a_static_member_fenced_after_a_failover_starts_again() {
+    let o = pinned(
+        None,
+        Membership::Static,
+        &[FaultKind::Loss, FaultKind::Delay, FaultKind::Failover],
+    );
+    let r = run(175, &o);
+    assert!(r.ok(), "{:?}", r.violation);
+    assert_eq!(r.stats.fenced_restarts, 1);
+}
+
+/// Finding (the model's, reached here without a crash): a static member whose poll interval
+/// expires between the two rounds of a cooperative hand-over rejoins under a new member id,
+/// gets its stored assignment without a rebalance and never asks for the second round; the
+/// withheld partitions stay unassigned. Drawn scenarios leave these faults out of static
+/// cooperative groups; pinned, the liveness check reports it.
+#[test]
+fn t62_finding_the_static_cooperative_gap_is_reported() {
+    let mut o = pinned(
+        Some(RebalanceProtocol::Cooperative),
+        Membership::Static,
+        &[FaultKind::Stall],
+    );
+    o.overrides.consumers = Some(3);
+    o.keep_events = 0;
+    let v = run(173, &o).violation.expect("the gap");
+    assert_eq!(v.invariant, Invariant::RebalancesFinish, "{v}");
+    assert!(v.message.contains("nobody processes"), "{v}");
+}
+
+/// Regression: an empty group without offsets is removed at the retention check and a group
+/// of the same name starts again at generation 1; its generations are not the old group's.
+#[test]
+fn t63_regression_a_removed_group_starts_its_generations_again() {
+    let o = SimOptions {
+        keep_events: 100_000,
+        ..opts()
+    };
+    let r = run(5707, &o);
+    assert!(r.ok(), "{:?}", r.violation);
+    assert!(r
+        .events
+        .iter()
+        .any(|e| e.contains("the coordinator removes the empty group")));
+}
+
 /// A larger swarm, by hand or in a slow tier: `KGROUP_SLOW_TESTS=1`.
 #[test]
 fn t90_slow_a_large_swarm() {
