@@ -491,7 +491,7 @@ fn t61_finding_a_static_member_fenced_after_a_failover_starts_again() {
         Membership::Static,
         &[FaultKind::Loss, FaultKind::Delay, FaultKind::Failover],
     );
-    let r = run(175, &o);
+    let r = run(388, &o);
     assert!(r.ok(), "{:?}", r.violation);
     assert_eq!(r.stats.fenced_restarts, 1);
 }
@@ -523,7 +523,7 @@ fn t63_regression_a_removed_group_starts_its_generations_again() {
         keep_events: 100_000,
         ..opts()
     };
-    let r = run(5707, &o);
+    let r = run(1204, &o);
     assert!(r.ok(), "{:?}", r.violation);
     assert!(r
         .events

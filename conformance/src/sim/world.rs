@@ -1391,10 +1391,9 @@ impl<'o> World<'o> {
                     list(&p.app.owned),
                     list(c.assignment())
                 );
-                return self.fail(Invariant::ConsumersHealthy, msg);
+                self.fail(Invariant::ConsumersHealthy, msg);
             }
         }
-        self.fetch_missing(i);
     }
 
     fn give_up(&mut self, i: usize, ps: Vec<Tp>, how: &str) {
@@ -1482,10 +1481,16 @@ impl<'o> World<'o> {
         }
     }
 
-    /// The application fetches the committed offsets of owned partitions it has no position for.
+    /// The application (in poll) fetches the committed offsets of owned partitions it has no
+    /// position for.
     fn fetch_missing(&mut self, i: usize) {
+        if !self.may_process(i) {
+            // A process the timing assumption stopped starts over from the committed offsets
+            // once it may process again, not from what it fetched before.
+            return;
+        }
         let p = &mut self.procs[i];
-        if !p.running() || p.frozen_until.is_some() {
+        if p.frozen_until.is_some() {
             return;
         }
         let app = &mut p.app;
@@ -1568,6 +1573,9 @@ impl<'o> World<'o> {
         if !self.procs[i].running() || self.violation.is_some() {
             return;
         }
+        // Kafka's consumer fetches the committed offsets of newly assigned partitions inside
+        // poll, on the application thread: never while a commitSync blocks it.
+        self.fetch_missing(i);
         if self.may_process(i) {
             let per_poll = self.sc.records_per_poll;
             let tps: Vec<Tp> = self.procs[i].app.positions.keys().cloned().collect();
@@ -1697,11 +1705,21 @@ impl<'o> World<'o> {
         };
     }
 
-    fn restart_at(&mut self) -> Option<u64> {
-        if self.rng.below(8) == 0 {
+    /// When a new process starts in slot `victim`: usually within a session timeout; one time in
+    /// eight never, unless that would leave no consumer at all (a run whose group has died out
+    /// has nothing left to test).
+    fn restart_at(&mut self, victim: usize) -> Option<u64> {
+        let never = self.rng.below(8) == 0;
+        let delay = self.rng.range(0, self.sc.session_timeout_ms as u64);
+        let others_left = self
+            .procs
+            .iter()
+            .enumerate()
+            .any(|(j, p)| j != victim && !matches!(p.life, Life::Down { restart_at: None }));
+        if never && others_left {
             None
         } else {
-            Some(self.now + self.rng.range(0, self.sc.session_timeout_ms as u64))
+            Some(self.now + delay)
         }
     }
 
@@ -1742,14 +1760,14 @@ impl<'o> World<'o> {
         let rt = self.sc.rebalance_timeout_ms as u64;
         match kind {
             FaultKind::Crash => {
-                let restart_at = self.restart_at();
+                let restart_at = self.restart_at(i);
                 self.note(|| {
                     format!("FAULT c{i}: the process crashes (restart at {restart_at:?})")
                 });
                 self.stop_process(i, restart_at);
             }
             FaultKind::Leave => {
-                let restart_at = self.restart_at();
+                let restart_at = self.restart_at(i);
                 self.note(|| {
                     format!("FAULT c{i}: the application closes its consumer (restart at {restart_at:?})")
                 });
@@ -1829,8 +1847,33 @@ impl<'o> World<'o> {
     // ---- checks ----------------------------------------------------------------------------
 
     /// The state invariants, after every step.
+    /// The timing assumption, applied: a process that may not process forgets its positions
+    /// and the fetches it has in flight, as an application that has lost its partitions does
+    /// (Kafka's `onPartitionsLost`); when it may process again it fetches the committed offsets
+    /// anew. (It still owns the partitions by its callbacks: its consumer does not know yet.)
+    fn stop_stopped_processes(&mut self) {
+        if !self.opts.timing_assumption {
+            return;
+        }
+        for i in 0..self.procs.len() {
+            if self.may_process(i) {
+                continue;
+            }
+            let app = &mut self.procs[i].app;
+            if app.positions.is_empty() && app.fetches.is_empty() {
+                continue;
+            }
+            app.positions.clear();
+            app.fetched.clear();
+            app.fetches.clear();
+            app.in_fetch.clear();
+            self.note(|| format!("c{i}: stops processing and forgets its positions"));
+        }
+    }
+
     fn check_state(&mut self) {
         self.stats.checks += 1;
+        self.stop_stopped_processes();
         // No partition is processed by two consumers at once.
         let mut by: BTreeMap<&Tp, usize> = BTreeMap::new();
         let mut clash = None;
