@@ -4,6 +4,7 @@
 //! - `kgroup bench assign`: times the assignors on generated groups.
 //! - `kgroup check`: model-checks the group protocol (docs/model.md).
 //! - `kgroup conform`: replays conformance traces against a target (docs/trace-format.md).
+//! - `kgroup sim`: the seeded simulator over kgroup-core (docs/simulator.md).
 //!
 //! Exit codes: 0 on success, 2 on bad input or bad options (clap's own convention for usage
 //! errors), 1 on any other failure.
@@ -34,6 +35,9 @@ enum Command {
     Check(Box<CheckArgs>),
     /// Replay conformance traces against a target (docs/trace-format.md).
     Conform(ConformArgs),
+    /// Simulate kgroup-core's coordinator and consumers under faults, one seed or a swarm
+    /// (docs/simulator.md).
+    Sim(Box<kgroup_conformance::sim::cli::SimArgs>),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -299,6 +303,7 @@ fn main() -> ExitCode {
             Some(ConformCommand::Generate(g)) => run_generate(g),
             None => run_conform(&args),
         },
+        Command::Sim(args) => kgroup_conformance::sim::cli::main(&args),
         Command::Bench {
             what: BenchCommand::Assign(args),
         } => run_bench_assign(&args),

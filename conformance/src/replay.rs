@@ -341,12 +341,14 @@ pub fn replay(trace: &Trace, target: &mut dyn Target) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Member-id suffixes shaped like [`kgroup_core::coordinator::SequentialIds`]'s, from one counter that survives restarts, so
-/// that a coordinator loaded after a failover never hands out an id a stored member holds.
+/// Member-id suffixes shaped like [`kgroup_core::coordinator::SequentialIds`]'s, from one
+/// counter that survives restarts, so that a coordinator loaded after a failover never hands out
+/// an id a stored member holds (Kafka's are random UUIDs). Every coordinator of one replay or one
+/// simulated run gets a clone.
 #[derive(Debug, Clone, Default)]
-struct TraceIds(Arc<AtomicU64>);
+pub struct ContinuingIds(Arc<AtomicU64>);
 
-impl MemberIds for TraceIds {
+impl MemberIds for ContinuingIds {
     fn next_suffix(&mut self) -> String {
         let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
         format!("00000000-0000-0000-0000-{n:012x}")
@@ -362,7 +364,7 @@ impl MemberIds for TraceIds {
 #[derive(Debug)]
 pub struct InProc {
     config: Config,
-    ids: TraceIds,
+    ids: ContinuingIds,
     coordinator: GroupCoordinator,
     log: Vec<LogEntry>,
     fates: Vec<(u64, Fate)>,
@@ -376,7 +378,7 @@ impl InProc {
 
     /// A coordinator with a configuration of the caller's (a test's broken variant, say).
     pub fn with_config(config: Config) -> InProc {
-        let ids = TraceIds::default();
+        let ids = ContinuingIds::default();
         let coordinator =
             GroupCoordinator::load(config.clone(), Box::new(ids.clone()), Store::new(), 0);
         InProc {

@@ -252,6 +252,32 @@ fn a_wrong_expectation_fails_at_its_step_naming_the_field() {
     assert!(f.what.contains("`nobody`"), "{f}");
 }
 
+/// A coordinator that takes over after a restart hands out member ids the loaded group does not
+/// hold, as Kafka's random UUIDs guarantee. Here `ca`'s new member would get `a`'s id if the
+/// replayer's new coordinator counted ids from 1 again: the new member would overwrite `a`, and
+/// `b`'s rejoin would end the join phase although `a` has not rejoined.
+#[test]
+fn a_member_joining_after_a_restart_gets_an_id_the_loaded_group_does_not_hold() {
+    let mut t = life_of_a_group();
+    let restart = t
+        .steps
+        .iter()
+        .position(|s| *s == TraceStep::Restart)
+        .expect("the trace fails over");
+    t.steps.truncate(restart + 1);
+    t.steps.extend([
+        join(20, "ca", ""),
+        member_id_required(20, "${c}"),
+        join(21, "ca", "${c}"),
+        TraceStep::Pending { id: 21 },
+        join(22, "cb", "${b}"),
+        // `a` has not rejoined: the join phase goes on.
+        TraceStep::Pending { id: 21 },
+        TraceStep::Pending { id: 22 },
+    ]);
+    replay_inproc(&t).unwrap_or_else(|f| panic!("{f}"));
+}
+
 /// The JSON form of a trace, pinned: a change to the format shows up as a reviewed diff.
 #[test]
 fn the_trace_format_is_pinned() {
