@@ -300,6 +300,8 @@ impl AdapterProcess {
                 Err(self.broke(format!("the adapter wrote a line that does not read: {e}")))
             }
             Ok(Line::End) | Err(RecvTimeoutError::Disconnected) => {
+                // It is exiting: let the stderr thread read what it wrote last (a traceback).
+                let _ = self.stderr_done.recv_timeout(Duration::from_secs(1));
                 let status = match self.exit_status() {
                     Some(s) => format!(" ({s})"),
                     None => String::new(),
