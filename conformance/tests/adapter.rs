@@ -11,6 +11,8 @@
 //!
 //! These tests need `python3` on PATH (CI machines have Python 3); without it they fail saying so.
 
+mod common;
+
 use kgroup_conformance::adapter::{replay_adapter, AdapterCommand, Verdict};
 use kgroup_conformance::replay::{replay, replay_inproc, Fate, InProc, Target};
 use kgroup_protocol::api::*;
@@ -1670,4 +1672,21 @@ fn t96_regression_a_pending_member_joining_with_an_instance_id_is_refused() {
         "a pending (dynamic) member id joining with a group instance id is refused",
         no_delay(),
     ));
+}
+
+/// The corpus generated from the model (conformance/traces) passes against the example adapter
+/// too: two independent implementations agree with the model on every trace.
+#[test]
+fn t40_the_generated_corpus_passes_against_the_python_adapter() {
+    let traces = common::committed();
+    let adapter = python_adapter();
+    let mut failures = vec![];
+    for t in &traces {
+        match replay_adapter(t, &adapter).unwrap() {
+            Verdict::Passed => {}
+            Verdict::Failed(f) => failures.push(format!("{}: {f}", t.name)),
+            Verdict::Skipped(why) => failures.push(format!("{}: skipped: {why}", t.name)),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -545,4 +545,3 @@ fn t90_slow_a_large_swarm() {
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
-
