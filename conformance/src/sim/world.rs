@@ -1523,7 +1523,7 @@ impl<'o> World<'o> {
     }
 
     fn fetch_answer(&mut self, i: usize, f: u64, response: Response) {
-        self.note(|| format!("coordinator -> c{i} app: {}", describe_response(&response)));
+        self.note(|| format!("c{i}: the application gets {}", describe_response(&response)));
         let app = &mut self.procs[i].app;
         let Some(asked) = app.fetches.remove(&f) else {
             return;
