@@ -23,10 +23,13 @@
 //! can remove it. The simulator states it as: an application processes records only while the
 //! coordinator holds its consumer's member id. The moment a session expires, or a rebalance
 //! timeout removes a member that did not rejoin, or a static member's instance is taken over,
-//! that process stops; it processes again once its member id is held again (a new one after it
-//! rejoins, or the old one if a coordinator failover brings it back from the log). The simulator
-//! learns which member ids the coordinator holds by describing the group (DescribeGroups, in
-//! process, not part of any trace) after every coordinator input.
+//! that process stops and forgets its positions (as in `onPartitionsLost`); once its member id is
+//! held again (a new one after it rejoins, or the old one if a coordinator failover brings it
+//! back from the log) it starts over from the committed offsets. A static member the coordinator
+//! carries into a generation it did not rejoin (Kafka 3.9 keeps such members) stops the same way
+//! until its consumer has joined that generation or a newer one. The simulator learns which
+//! member ids the coordinator holds by describing the group (DescribeGroups, in process, not part
+//! of any trace) after every coordinator input.
 
 use super::record::Recorder;
 use super::rng::Rng;
@@ -247,7 +250,6 @@ pub(crate) struct World<'o> {
     coord: GroupCoordinator,
     /// Before this, requests are answered NOT_COORDINATOR (a failover is under way).
     reachable_at: u64,
-    /// Every entry the coordinators appended, encoded.
     /// The offsets log as a coordinator taking over loads it: every appended entry, encoded,
     /// decoded and replayed in order (replay is a left fold, so folding as entries arrive is
     /// loading the whole log at once), and how many entries it holds.
@@ -1523,7 +1525,12 @@ impl<'o> World<'o> {
     }
 
     fn fetch_answer(&mut self, i: usize, f: u64, response: Response) {
-        self.note(|| format!("coordinator -> c{i} app: {}", describe_response(&response)));
+        self.note(|| {
+            format!(
+                "c{i}: the application gets {}",
+                describe_response(&response)
+            )
+        });
         let app = &mut self.procs[i].app;
         let Some(asked) = app.fetches.remove(&f) else {
             return;
@@ -1799,7 +1806,8 @@ impl<'o> World<'o> {
         }
     }
 
-    /// The coordinator fails over: a new one loads the log (decoded from its bytes), requests
+    /// The coordinator fails over: a new one loads the log (the store folded from the decoded
+    /// entries, checked against the live one), requests
     /// in flight are lost, every connection breaks, and for a while requests are answered
     /// NOT_COORDINATOR.
     fn failover(&mut self) {
@@ -1846,7 +1854,6 @@ impl<'o> World<'o> {
 
     // ---- checks ----------------------------------------------------------------------------
 
-    /// The state invariants, after every step.
     /// The timing assumption, applied: a process that may not process forgets its positions
     /// and the fetches it has in flight, as an application that has lost its partitions does
     /// (Kafka's `onPartitionsLost`); when it may process again it fetches the committed offsets
@@ -1871,6 +1878,7 @@ impl<'o> World<'o> {
         }
     }
 
+    /// The state invariants, after every step.
     fn check_state(&mut self) {
         self.stats.checks += 1;
         self.stop_stopped_processes();
