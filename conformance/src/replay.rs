@@ -103,6 +103,13 @@ fn matches(
                 Some(bound) if bound == a => Ok(()),
                 Some(bound) => Err(format!("{path}: `${{{name}}}` is {bound:?}, got {a:?}")),
                 None => {
+                    // Names stand for distinct ids: a value already bound to another name
+                    // does not bind this one.
+                    if let Some((other, _)) = names.iter().find(|(_, v)| *v == a) {
+                        return Err(format!(
+                            "{path}: {a:?} is already `${{{other}}}`, so it cannot be `${{{name}}}`"
+                        ));
+                    }
                     names.insert(name.to_owned(), a.clone());
                     Ok(())
                 }

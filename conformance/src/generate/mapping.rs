@@ -167,6 +167,14 @@ pub struct Translator {
     /// What the path has shown so far (see [`Translator::features`]).
     features: BTreeSet<String>,
     names: Names,
+    /// Members added since the last join phase completed (Kafka's `isNew`).
+    fresh: BTreeSet<MemberId>,
+    /// Static members that replaced a fresh member during the join phase: Kafka restarts their
+    /// session (`updateStaticMemberAndRebalance`) and, as they are new, a session expiry removes
+    /// them although their JoinGroup waits; only heartbeats keep them.
+    fragile: BTreeSet<MemberId>,
+    /// Member ids some expected response has named (so the trace can name them in requests).
+    bound: BTreeSet<MemberId>,
 }
 
 impl Translator {
@@ -186,6 +194,9 @@ impl Translator {
             touched: false,
             features: BTreeSet::new(),
             names: Names::default(),
+            fresh: BTreeSet::new(),
+            fragile: BTreeSet::new(),
+            bound: BTreeSet::new(),
         }
     }
 
@@ -207,15 +218,11 @@ impl Translator {
         &self.features
     }
 
-    /// The actions the translator can take next. When the join phase of a rebalance that is not
-    /// the initial one can complete, that is the only one: Kafka completes it inside the request
-    /// or timer that made it possible.
+    /// The actions the translator can take next. (A join phase that completes at once in Kafka
+    /// is taken by [`Translator::take`] with the step that made it possible.)
     pub fn enabled(&self) -> Vec<Action> {
         let mut all = vec![];
         stateright::Model::actions(&self.model, &self.state, &mut all);
-        if self.initial.is_none() && all.contains(&Action::CompleteJoin) {
-            return vec![Action::CompleteJoin];
-        }
         all.retain(|a| self.realizable(a));
         all
     }
@@ -225,6 +232,24 @@ impl Translator {
     fn realizable(&self, a: &Action) -> bool {
         let s = &self.state;
         let c = &s.coord;
+        // The model may hand an id out again where Kafka makes a new UUID; Kafka still holds the
+        // first one (pending, or as the member it was), which the model has forgotten.
+        if let Action::Deliver { slot, index } = a {
+            if let Req::Join {
+                member: None,
+                nonce,
+                ..
+            } = &s.to_coord[*slot as usize][*index as usize]
+            {
+                let id = MemberId {
+                    slot: *slot,
+                    nonce: *nonce,
+                };
+                if self.names.handed_out(id) {
+                    return false;
+                }
+            }
+        }
         // A leader that leaves a group of two or more others is replaced by whichever member
         // Kafka's hash map yields first (`members.keys.headOption`), which no trace can name.
         let leaves = match a {
@@ -264,12 +289,20 @@ impl Translator {
         c.members
             .iter()
             .filter(|m| m.id != member)
-            .all(|m| self.alive_without_heartbeat(m) || GroupModel::holder(s, m.id).is_some())
+            .all(|m| self.alive_without_heartbeat(m) || self.can_heartbeat(m.id))
     }
 
-    /// Kafka does not expire a member while it holds the member's JoinGroup or SyncGroup.
+    /// A running process holds `id` and the trace has named it in a response.
+    fn can_heartbeat(&self, id: MemberId) -> bool {
+        GroupModel::holder(&self.state, id).is_some() && self.bound.contains(&id)
+    }
+
+    /// Kafka does not expire a member while it holds the member's JoinGroup (unless it is a
+    /// fragile replacement) or SyncGroup.
     fn alive_without_heartbeat(&self, m: &Member) -> bool {
-        m.joined || m.owed & Owed::SYNC != 0 || self.sync_on_lost_connection.contains(&m.id)
+        (m.joined && !self.fragile.contains(&m.id))
+            || m.owed & Owed::SYNC != 0
+            || self.sync_on_lost_connection.contains(&m.id)
     }
 
     /// Takes one action of the model, writing its trace steps; then, if that made the join phase
@@ -322,8 +355,11 @@ impl Translator {
             }
             Action::CompleteJoin => {
                 if let Some(wait) = self.initial.take() {
+                    // The JoinGroups wait for the delay (and for its extension, KIP-134).
+                    self.expect_pending(Api::JoinGroup);
                     self.advance(wait.deadline - self.now);
                     if wait.new_member_added && wait.remaining_ms > 0 {
+                        self.expect_pending(Api::JoinGroup);
                         self.advance((INITIAL_DELAY_MS as u64).min(wait.remaining_ms));
                     }
                     self.touched = true;
@@ -334,6 +370,8 @@ impl Translator {
                 self.owed.iter_mut().for_each(Vec::clear);
                 self.sync_on_lost_connection.clear();
                 self.initial = None;
+                self.fresh.clear();
+                self.fragile.clear();
                 self.touched = true;
             }
             Action::ApplyMarker => {
@@ -395,6 +433,13 @@ impl Translator {
                 Api::of_resp(&resp).name(),
                 error_of(&resp)
             ));
+            if let Resp::Join {
+                member, members, ..
+            } = &resp
+            {
+                self.bound.extend(*member);
+                self.bound.extend(members.iter().map(|(id, ..)| *id));
+            }
             let response = map_response(&self.model, &self.names, &resp, pre, post);
             self.steps.push(TraceStep::Expect { id, response });
         }
@@ -431,13 +476,48 @@ impl Translator {
                 wait.new_member_added = true;
             }
         }
+        for m in &b.members {
+            if a.has(m.id) {
+                continue;
+            }
+            let replaced = m.instance.and_then(|i| a.by_instance(i)).map(|old| old.id);
+            match replaced {
+                Some(old) if self.fresh.contains(&old) => {
+                    self.fresh.insert(m.id);
+                    if b.state == GroupState::PreparingRebalance {
+                        self.fragile.insert(m.id);
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    self.fresh.insert(m.id);
+                }
+            }
+        }
         if b.state != GroupState::PreparingRebalance {
             self.initial = None;
+            self.fresh.clear();
+            self.fragile.clear();
         }
         if b.state != GroupState::CompletingRebalance {
             self.sync_on_lost_connection.clear();
         }
         self.sync_on_lost_connection.retain(|id| b.has(*id));
+    }
+
+    /// A `pending` step for every request of `api` the coordinator holds and the model will
+    /// answer.
+    fn expect_pending(&mut self, api: Api) {
+        let ids: Vec<u64> = self
+            .owed
+            .iter()
+            .flatten()
+            .filter(|(_, a)| *a == api)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.steps.push(TraceStep::Pending { id });
+        }
     }
 
     /// A request from a client outside the group (an observer), answered at once.
@@ -479,7 +559,10 @@ impl Translator {
     fn keep_alive(&mut self, except: Option<MemberId>) {
         let s = self.state.clone();
         for m in &s.coord.members {
-            if Some(m.id) == except || self.alive_without_heartbeat(m) {
+            // A member whose process is gone, or does not know its id yet, sends nothing (the
+            // expiry's step allows none that Kafka would time out).
+            if Some(m.id) == except || self.alive_without_heartbeat(m) || !self.can_heartbeat(m.id)
+            {
                 continue;
             }
             let req = Request::Heartbeat(Versioned {
@@ -572,6 +655,11 @@ impl Names {
             format!("${{m{}_{}_{n}}}", id.slot, id.nonce)
         };
         self.current.insert(id, (n, WireMemberId(name)));
+    }
+
+    /// Whether the coordinator has handed `id` out before.
+    pub fn handed_out(&self, id: MemberId) -> bool {
+        self.current.contains_key(&id)
     }
 
     /// The name of the latest hand-out of `id`.

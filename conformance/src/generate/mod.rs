@@ -197,7 +197,7 @@ fn walk_family(
     let mut traces = vec![];
     for _ in 0..family.walks {
         let mut t = Translator::new(model.clone());
-        // The longest prefix that showed something new, and what it showed.
+        // The shortest prefix that shows everything new this walk shows, and what it shows.
         let mut keep: Option<(usize, Vec<String>)> = None;
         for _ in 0..family.max_actions {
             let actions = t.enabled();
@@ -210,7 +210,8 @@ fn walk_family(
                 break;
             }
             let new: Vec<String> = t.features().difference(&known).cloned().collect();
-            if !new.is_empty()
+            let gained = new.len() > keep.as_ref().map_or(0, |(_, k)| k.len());
+            if gained
                 && t.steps()
                     .iter()
                     .any(|s| matches!(s, TraceStep::Send { .. }))
