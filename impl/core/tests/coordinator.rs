@@ -1393,3 +1393,30 @@ fn strings_too_long_for_a_record_are_refused() {
     assert_eq!(r.partitions[0].1, ErrorCode::InvalidRequest);
     assert!(h.log.is_empty());
 }
+
+/// Kafka's `doCurrentMemberJoinGroup` in a Stable group: a follower whose protocols (with their
+/// metadata) are unchanged gets the current generation at once; changed ones start a rebalance.
+/// (A surviving mutant showed that nothing pinned the comparison.)
+#[test]
+fn a_follower_rejoining_a_stable_group_rebalances_only_when_its_protocols_changed() {
+    let mut h = Harness::new();
+    let a = h.one_member_stable();
+    let first = h.join_request("", None, &["range"], 5);
+    let b = h.join(first).member_id.0;
+    let join_b = h.join_request(&b, None, &["range"], 5);
+    let join_a = h.join_request(&a, None, &["range"], 5);
+    h.join(join_a);
+    h.join(join_b);
+    let sb = h.sync_request(&b, None, 2, &[]);
+    let sa = h.sync_request(&a, None, 2, &[(&a, b"A"), (&b, b"B")]);
+    h.sync(sa);
+    h.sync(sb);
+    assert_eq!(h.c.group_state("g"), Some(GroupState::Stable));
+    let same = h.join_request(&b, None, &["range"], 5);
+    let r = h.join(same);
+    assert_eq!(r.generation_id, GenerationId(2));
+    assert_eq!(h.c.group_state("g"), Some(GroupState::Stable));
+    let changed = h.join_request(&b, None, &["range", "roundrobin"], 5);
+    assert!(h.answer(changed).is_none(), "waits for the rebalance");
+    assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
+}
