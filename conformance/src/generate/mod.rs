@@ -437,41 +437,22 @@ pub fn coverage_report(g: &Generated) -> String {
 /// Every answer the model's coordinator can give, by API.
 pub fn catalogue() -> Vec<(&'static str, Vec<ErrorCode>)> {
     use ErrorCode::*;
+    // The member checks of SyncGroup, Heartbeat and OffsetCommit, and the rebalance in progress.
+    let member = vec![
+        None,
+        RebalanceInProgress,
+        UnknownMemberId,
+        IllegalGeneration,
+        FencedInstanceId,
+    ];
     vec![
         (
             "JoinGroup",
             vec![None, MemberIdRequired, UnknownMemberId, FencedInstanceId],
         ),
-        (
-            "SyncGroup",
-            vec![
-                None,
-                RebalanceInProgress,
-                UnknownMemberId,
-                IllegalGeneration,
-                FencedInstanceId,
-            ],
-        ),
-        (
-            "Heartbeat",
-            vec![
-                None,
-                RebalanceInProgress,
-                UnknownMemberId,
-                IllegalGeneration,
-                FencedInstanceId,
-            ],
-        ),
-        (
-            "OffsetCommit",
-            vec![
-                None,
-                RebalanceInProgress,
-                UnknownMemberId,
-                IllegalGeneration,
-                FencedInstanceId,
-            ],
-        ),
+        ("SyncGroup", member.clone()),
+        ("Heartbeat", member.clone()),
+        ("OffsetCommit", member),
         ("OffsetFetch", vec![None, UnstableOffsetCommit]),
         (
             "TxnOffsetCommit",
