@@ -1420,3 +1420,21 @@ fn a_follower_rejoining_a_stable_group_rebalances_only_when_its_protocols_change
     assert!(h.answer(changed).is_none(), "waits for the rebalance");
     assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
 }
+
+/// The longest string a record may hold is accepted and one more byte is refused (a surviving
+/// mutant of the limit showed nothing pinned the boundary).
+#[test]
+fn the_string_limit_is_exact() {
+    let limit = i16::MAX as usize - 64;
+    for (len, refused) in [(limit, false), (limit + 1, true)] {
+        let mut h = Harness::new();
+        let instance = "i".repeat(len);
+        let id = h.join_request("", Some(&instance), &["range"], 9);
+        if refused {
+            assert_eq!(h.join(id).error_code, ErrorCode::InvalidRequest, "{len}");
+        } else {
+            // Accepted: a static member's first JoinGroup waits for the initial delay.
+            assert!(h.answer(id).is_none(), "{len}");
+        }
+    }
+}
