@@ -12,15 +12,18 @@
 //!   coordinator first hands the id out (MEMBER_ID_REQUIRED, or a static member's JoinGroup).
 //! - Time. The model's timers are actions; the trace moves the clock to their deadlines. The join
 //!   phase of a rebalance completes in the same request as in Kafka (the translator takes the
-//!   model's `CompleteJoin` at once, see [`Translator::enabled`]), except for a group that was
+//!   model's `CompleteJoin` at once, see [`Translator::take`]), except for a group that was
 //!   Empty, where `group.initial.rebalance.delay.ms` (KIP-134, extended once when a member
 //!   arrived during the delay) runs its course: there `CompleteJoin` is an advance of the clock
 //!   to the delay's end. A session expiry of member X is: heartbeats from every other member that
 //!   Kafka would not keep alive on its own (a pending JoinGroup or SyncGroup keeps a member alive),
 //!   then `session.timeout.ms - 1` of clock, which passes X's deadline (X was last heard strictly
-//!   earlier) and no other member's, then heartbeats again and one more millisecond. Paths whose
+//!   earlier) and no other member's, then heartbeats again and one more millisecond. Heartbeats
+//!   come only from running processes that the trace has already told their id. Paths whose
 //!   timing no clock can produce (another member that cannot be kept alive, a pending member, the
-//!   initial delay running) are not taken.
+//!   initial delay running) are not taken, nor is a second hand-out of a model id (Kafka makes a
+//!   new UUID and still holds the first). JoinGroups waiting for the initial delay are asserted
+//!   `pending` before each advance.
 //! - Kafka's arbitrary choices are not taken either: a leader that leaves a group with two or
 //!   more other members is replaced by the first of a hash map's keys, so the translator does not
 //!   let the leader leave or expire then (the model's choice, the smallest id, is one of Kafka's).
