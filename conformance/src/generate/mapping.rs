@@ -332,9 +332,12 @@ impl Translator {
     fn apply(&mut self, action: Action) -> Result<(), Untranslatable> {
         let pre = self.state.clone();
         self.features.insert(action_feature(&pre, &action));
+        // The request the coordinator takes in this step, if it takes one.
+        let mut taken = None;
         match action {
             Action::Deliver { slot, index } => {
                 let req = pre.to_coord[slot as usize][index as usize].clone();
+                taken = Some(req.clone());
                 let api = Api::of_req(&req);
                 self.features
                     .insert(format!("{} in {}", api.name(), pre.coord.state));
@@ -402,7 +405,7 @@ impl Translator {
             action,
             Action::Deliver { .. } | Action::CompleteJoin | Action::Expire { .. }
         ) {
-            self.expect_answers(&pre, &post)?;
+            self.expect_answers(&pre, &post, taken.as_ref())?;
         }
         self.follow_group(&pre, &post);
         self.state = post;
@@ -411,7 +414,13 @@ impl Translator {
 
     /// The responses the model's coordinator produced in one step, as `expect` steps. Members
     /// learn their ids from their own responses, so responses without a member list come first.
-    fn expect_answers(&mut self, pre: &State, post: &State) -> Result<(), Untranslatable> {
+    /// `taken` is the request the coordinator took in the step, if any.
+    fn expect_answers(
+        &mut self,
+        pre: &State,
+        post: &State,
+        taken: Option<&Req>,
+    ) -> Result<(), Untranslatable> {
         let mut answers = vec![];
         for (slot, queue) in post.to_consumer.iter().enumerate() {
             let before = pre.to_consumer[slot].len();
@@ -443,7 +452,7 @@ impl Translator {
                 self.bound.extend(*member);
                 self.bound.extend(members.iter().map(|(id, ..)| *id));
             }
-            let response = map_response(&self.model, &self.names, &resp, pre, post);
+            let response = map_response(&self.model, &self.names, &resp, taken, pre, post);
             self.steps.push(TraceStep::Expect { id, response });
         }
         Ok(())
@@ -873,12 +882,15 @@ pub fn map_request(model: &GroupModel, names: &Names, req: &Req) -> Request {
     }
 }
 
-/// The Kafka response a model response stands for; `pre` and `post` are the system before and
-/// after the coordinator's step (the leader's member list and OffsetFetch read them).
+/// The Kafka response a model response stands for. `taken` is the request the coordinator took
+/// in the step (an OffsetFetch or LeaveGroup answer names its partitions or member); `pre` and
+/// `post` are the system before and after it (the leader's member list, and the offsets of the
+/// partitions an UNSTABLE_OFFSET_COMMIT answer still reports, read them).
 pub fn map_response(
     model: &GroupModel,
     names: &Names,
     resp: &Resp,
+    taken: Option<&Req>,
     pre: &State,
     post: &State,
 ) -> Response {
@@ -965,17 +977,18 @@ pub fn map_response(
             // The model answers a whole request UNSTABLE_OFFSET_COMMIT; Kafka marks just the
             // partitions with a transactional commit pending and answers the others.
             let pending = |p: usize| pre.coord.txn_pending.iter().any(|(_, o)| o[p] != ABSENT);
-            let requested: Vec<usize> = match *error {
-                ErrorCode::None => (0..MAX_PARTITIONS)
-                    .filter(|&p| offsets[p] != ABSENT)
-                    .collect(),
-                _ => requested_partitions(pre, post),
+            let requested = match taken {
+                Some(Req::Fetch { partitions }) => *partitions,
+                _ => 0,
             };
-            let partitions = requested
-                .into_iter()
+            let partitions = parts(requested)
                 .map(|p| {
                     let unstable = *error == ErrorCode::UnstableOffsetCommit && pending(p);
-                    let committed = pre.coord.offsets[p];
+                    // The model's answer carries the offsets only when it is NONE.
+                    let committed = match *error {
+                        ErrorCode::None => offsets[p],
+                        _ => pre.coord.offsets[p],
+                    };
                     OffsetFetchPartition {
                         partition: TopicPartition {
                             topic: TOPIC.into(),
@@ -1004,40 +1017,15 @@ pub fn map_response(
         Resp::Leave { error } => Response::LeaveGroup(LeaveGroupResponse {
             error_code: ErrorCode::None,
             members: vec![LeaveGroupMemberResponse {
-                member_id: leave_member(names, pre, post),
+                member_id: match taken {
+                    Some(Req::Leave { member }) => names.of(*member),
+                    _ => WireMemberId(String::new()),
+                },
                 group_instance_id: None,
                 error_code: *error,
             }],
         }),
     }
-}
-
-/// The partitions of the OffsetFetch the coordinator just took (the model's unstable answer
-/// does not list them).
-fn requested_partitions(pre: &State, post: &State) -> Vec<usize> {
-    taken_request(pre, post)
-        .and_then(|r| match r {
-            Req::Fetch { partitions } => Some(parts(partitions).collect()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
-/// The member of the LeaveGroup the coordinator just took.
-fn leave_member(names: &Names, pre: &State, post: &State) -> WireMemberId {
-    match taken_request(pre, post) {
-        Some(Req::Leave { member }) => names.of(member),
-        _ => WireMemberId(String::new()),
-    }
-}
-
-/// The request that left a connection's queue between `pre` and `post`.
-fn taken_request(pre: &State, post: &State) -> Option<Req> {
-    pre.to_coord
-        .iter()
-        .zip(&post.to_coord)
-        .find(|(a, b)| a.len() == b.len() + 1)
-        .and_then(|(a, b)| a.iter().find(|r| !b.contains(r)).cloned())
 }
 
 #[cfg(test)]
