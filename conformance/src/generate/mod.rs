@@ -332,7 +332,7 @@ impl Translator {
     /// Reads every partition's committed offset (an OffsetFetch from an observer) and expects
     /// the model's.
     pub fn observe_offsets(&mut self) {
-        let s = self.state().clone();
+        let committed = self.state().coord.offsets;
         let partitions: Vec<TopicPartition> = (0..self.model().cfg.partitions)
             .map(|p| TopicPartition {
                 topic: mapping::TOPIC.into(),
@@ -352,7 +352,7 @@ impl Translator {
             partitions: partitions
                 .into_iter()
                 .map(|tp| {
-                    let o = s.coord.offsets[tp.partition as usize];
+                    let o = committed[tp.partition as usize];
                     OffsetFetchPartition {
                         partition: tp,
                         committed_offset: if o == 0 { -1 } else { i64::from(o) },
