@@ -60,13 +60,17 @@ const MAX_STRING: usize = i16::MAX as usize - 64;
 /// Whether every string the request could put into a record fits a record. Kafka's non-flexible
 /// request versions cannot carry longer ones; flexible versions can, and Kafka would then fail
 /// the append. Refusing such a request up front (INVALID_REQUEST) keeps every entry the
-/// coordinator emits encodable.
-fn strings_fit(ctx: &Context, request: &Request) -> bool {
+/// coordinator emits encodable. Commit metadata over `offset.metadata.max.bytes` (`metadata_max`)
+/// is never written (it is refused per partition with OFFSET_METADATA_TOO_LARGE after the member
+/// checks, as Kafka does), so only metadata within that limit must fit.
+fn strings_fit(ctx: &Context, request: &Request, metadata_max: usize) -> bool {
     let fits = |s: &str| s.len() <= MAX_STRING;
     let opt = |s: &Option<GroupInstanceId>| s.as_ref().is_none_or(|i| fits(&i.0));
+    let metadata = |m: &str| fits(m) || java_length(m) > metadata_max;
     let parts = |ps: &[OffsetCommitPartition]| {
-        ps.iter()
-            .all(|p| fits(&p.partition.topic) && p.committed_metadata.as_deref().is_none_or(fits))
+        ps.iter().all(|p| {
+            fits(&p.partition.topic) && p.committed_metadata.as_deref().is_none_or(metadata)
+        })
     };
     fits(&ctx.client_id)
         && fits(&ctx.client_host)
@@ -795,7 +799,7 @@ impl GroupCoordinator {
     pub fn handle_request(&mut self, now: u64, ctx: Context, request: Request) {
         self.now = self.now.max(now);
         let id = ctx.id;
-        if !strings_fit(&ctx, &request) {
+        if !strings_fit(&ctx, &request, self.config.offset_metadata_max_bytes) {
             return self.refuse(id, &request, ErrorCode::InvalidRequest);
         }
         match request {

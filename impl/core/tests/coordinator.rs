@@ -1438,3 +1438,270 @@ fn the_string_limit_is_exact() {
         }
     }
 }
+
+/// Each string a record holds is checked on its own: a request with exactly one string one byte
+/// over the record limit is refused with INVALID_REQUEST and writes nothing, and the same request
+/// with that string short is not refused. (Surviving mutants showed that `&&` turned into `||`
+/// between the checks went unnoticed: the earlier tests made one field long in one request.)
+#[test]
+fn every_string_a_record_holds_is_checked_on_its_own() {
+    let limit = i16::MAX as usize - 64;
+    fn v<T>(message: T) -> Versioned<T> {
+        Versioned {
+            api_version: 9,
+            message,
+        }
+    }
+    let part = |topic: &str, metadata: Option<&str>| OffsetCommitPartition {
+        partition: TopicPartition::new(topic, 0),
+        committed_offset: 5,
+        committed_leader_epoch: -1,
+        committed_metadata: metadata.map(str::to_owned),
+    };
+    let join = |group: &str, member: &str, instance: Option<&str>, ptype: &str, name: &str| {
+        Request::JoinGroup(v(JoinGroupRequest {
+            group_id: GroupId(group.into()),
+            session_timeout_ms: SESSION,
+            rebalance_timeout_ms: REBALANCE,
+            member_id: MemberId(member.into()),
+            group_instance_id: instance.map(|i| GroupInstanceId(i.into())),
+            protocol_type: ptype.into(),
+            protocols: vec![JoinGroupProtocol {
+                name: name.into(),
+                metadata: vec![],
+            }],
+            reason: None,
+        }))
+    };
+    let sync = |group: &str, member: &str, instance: Option<&str>| {
+        Request::SyncGroup(v(SyncGroupRequest {
+            group_id: GroupId(group.into()),
+            generation_id: GenerationId(1),
+            member_id: MemberId(member.into()),
+            group_instance_id: instance.map(|i| GroupInstanceId(i.into())),
+            protocol_type: None,
+            protocol_name: None,
+            assignments: vec![],
+        }))
+    };
+    let commit = |group: &str, topic: &str, metadata: &str| {
+        Request::OffsetCommit(v(OffsetCommitRequest {
+            group_id: GroupId(group.into()),
+            generation_id: GenerationId(-1),
+            member_id: MemberId(String::new()),
+            group_instance_id: None,
+            partitions: vec![part("t", None), part(topic, Some(metadata))],
+        }))
+    };
+    let txn_commit = |group: &str, topic: &str| {
+        Request::TxnOffsetCommit(v(TxnOffsetCommitRequest {
+            transactional_id: "tx".into(),
+            group_id: GroupId(group.into()),
+            producer_id: 7,
+            producer_epoch: 0,
+            generation_id: GenerationId(-1),
+            member_id: MemberId(String::new()),
+            group_instance_id: None,
+            partitions: vec![part("t", None), part(topic, None)],
+        }))
+    };
+    // Every case names the one string it varies; `s` is that string, every other one is short.
+    // A case gives the request header's client id and host, and the request.
+    type Case<'a> = (
+        &'static str,
+        Box<dyn Fn(&str) -> (String, String, Request) + 'a>,
+    );
+    let client = |r: Request| ("client".to_owned(), "/127.0.0.1".to_owned(), r);
+    let cases: Vec<Case> = vec![
+        (
+            "client.id",
+            Box::new(|s| {
+                let (_, host, r) = client(join("g", "", None, "consumer", "range"));
+                (s.to_owned(), host, r)
+            }),
+        ),
+        (
+            "client host",
+            Box::new(|s| {
+                let (id, _, r) = client(join("g", "", None, "consumer", "range"));
+                (id, s.to_owned(), r)
+            }),
+        ),
+        (
+            "join group",
+            Box::new(|s| client(join(s, "", None, "consumer", "range"))),
+        ),
+        (
+            "join member",
+            Box::new(|s| client(join("g", s, None, "consumer", "range"))),
+        ),
+        (
+            "join instance",
+            Box::new(|s| client(join("g", "", Some(s), "consumer", "range"))),
+        ),
+        (
+            "join protocol type",
+            Box::new(|s| client(join("g", "", None, s, "range"))),
+        ),
+        (
+            "join protocol name",
+            Box::new(|s| client(join("g", "", None, "consumer", s))),
+        ),
+        ("sync group", Box::new(|s| client(sync(s, "m", None)))),
+        ("sync member", Box::new(|s| client(sync("g", s, None)))),
+        (
+            "sync instance",
+            Box::new(|s| client(sync("g", "m", Some(s)))),
+        ),
+        (
+            "heartbeat group",
+            Box::new(|s| {
+                client(Request::Heartbeat(v(HeartbeatRequest {
+                    group_id: GroupId(s.into()),
+                    generation_id: GenerationId(1),
+                    member_id: MemberId("m".into()),
+                    group_instance_id: None,
+                })))
+            }),
+        ),
+        (
+            "leave group",
+            Box::new(|s| {
+                client(Request::LeaveGroup(v(LeaveGroupRequest {
+                    group_id: GroupId(s.into()),
+                    members: vec![LeaveGroupMember {
+                        member_id: MemberId("m".into()),
+                        group_instance_id: None,
+                        reason: None,
+                    }],
+                })))
+            }),
+        ),
+        ("commit group", Box::new(|s| client(commit(s, "t", "meta")))),
+        ("commit topic", Box::new(|s| client(commit("g", s, "meta")))),
+        ("txn commit group", Box::new(|s| client(txn_commit(s, "t")))),
+        ("txn commit topic", Box::new(|s| client(txn_commit("g", s)))),
+        (
+            "fetch group",
+            Box::new(|s| {
+                client(Request::OffsetFetch(v(OffsetFetchRequest {
+                    group_id: GroupId(s.into()),
+                    partitions: None,
+                    require_stable: false,
+                })))
+            }),
+        ),
+        (
+            "delete group",
+            Box::new(|s| {
+                client(Request::DeleteGroups(v(DeleteGroupsRequest {
+                    groups: vec![GroupId("h".into()), GroupId(s.into())],
+                })))
+            }),
+        ),
+    ];
+    let errors = |r: &Response| -> Vec<ErrorCode> {
+        match r {
+            Response::JoinGroup(r) => vec![r.error_code],
+            Response::SyncGroup(r) => vec![r.error_code],
+            Response::Heartbeat(r) => vec![r.error_code],
+            Response::LeaveGroup(r) => std::iter::once(r.error_code)
+                .chain(r.members.iter().map(|m| m.error_code))
+                .collect(),
+            Response::OffsetCommit(r) => r.partitions.iter().map(|p| p.1).collect(),
+            Response::TxnOffsetCommit(r) => r.partitions.iter().map(|p| p.1).collect(),
+            Response::OffsetFetch(r) => vec![r.error_code],
+            Response::DeleteGroups(r) => r.results.iter().map(|p| p.1).collect(),
+            other => panic!("unexpected response {other:?}"),
+        }
+    };
+    let long = "x".repeat(limit + 1);
+    for (what, case) in &cases {
+        for (s, refused) in [("x", false), (long.as_str(), true)] {
+            let mut c =
+                GroupCoordinator::new(Config::default(), Box::new(SequentialIds::default()));
+            let (client_id, client_host, request) = case(s);
+            let ctx = Context {
+                id: 1,
+                client_id,
+                client_host,
+            };
+            c.handle_request(1_000, ctx, request);
+            let mut answer = None;
+            let mut appended = false;
+            while let Some(out) = c.poll_output() {
+                match out {
+                    Output::Response { response, .. } => answer = Some(response),
+                    Output::Append(_) => appended = true,
+                    Output::Abandoned { .. } => panic!("{what}: abandoned"),
+                }
+            }
+            if refused {
+                let answer = answer.unwrap_or_else(|| panic!("{what}: a long string is answered"));
+                let errors = errors(&answer);
+                assert!(
+                    !errors.is_empty() && errors.iter().all(|e| *e == ErrorCode::InvalidRequest),
+                    "{what}: a long string is refused as a whole, got {answer:?}"
+                );
+                assert!(!appended, "{what}: a refused request writes nothing");
+            } else if let Some(answer) = answer {
+                assert!(
+                    !errors(&answer).contains(&ErrorCode::InvalidRequest),
+                    "{what}: a short string is not refused, got {answer:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Commit metadata over `offset.metadata.max.bytes` gets OFFSET_METADATA_TOO_LARGE for its
+/// partition, as in Kafka, even when it is also too long for a record; the other partitions of
+/// the request are written.
+#[test]
+fn metadata_over_the_limit_is_too_large_even_when_no_record_could_hold_it() {
+    let mut h = Harness::new();
+    for metadata in ["m".repeat(4_097), "m".repeat(i16::MAX as usize)] {
+        let req = OffsetCommitRequest {
+            group_id: GroupId("g".into()),
+            generation_id: GenerationId(-1),
+            member_id: MemberId(String::new()),
+            group_instance_id: None,
+            partitions: vec![
+                OffsetCommitPartition {
+                    partition: TopicPartition::new("t", 0),
+                    committed_offset: 1,
+                    committed_leader_epoch: -1,
+                    committed_metadata: Some(metadata.clone()),
+                },
+                OffsetCommitPartition {
+                    partition: TopicPartition::new("t", 1),
+                    committed_offset: 1,
+                    committed_leader_epoch: -1,
+                    committed_metadata: None,
+                },
+            ],
+        };
+        let id = h.send(
+            "client",
+            Request::OffsetCommit(Versioned {
+                api_version: 9,
+                message: req,
+            }),
+        );
+        let Some(Response::OffsetCommit(r)) = h.answer(id) else {
+            panic!("no OffsetCommit response")
+        };
+        assert_eq!(
+            r.partitions,
+            vec![
+                (
+                    TopicPartition::new("t", 0),
+                    ErrorCode::OffsetMetadataTooLarge
+                ),
+                (TopicPartition::new("t", 1), ErrorCode::None),
+            ],
+            "{} bytes of metadata",
+            metadata.len()
+        );
+    }
+}
