@@ -168,6 +168,9 @@ pub enum Broken {
     LoadSkipsPendingTxnOffsets,
     /// TxnOffsetCommit of a superseded producer epoch is accepted.
     ZombieProducerNotFenced,
+    /// A static member's replacement keeps the old member id as a (dynamic) member beside the
+    /// new one, with the instance's assignment, instead of removing it.
+    StaticRejoinWithoutFencing,
 }
 
 impl Broken {
@@ -181,6 +184,7 @@ impl Broken {
         Broken::OffsetFetchIgnoresPending,
         Broken::LoadSkipsPendingTxnOffsets,
         Broken::ZombieProducerNotFenced,
+        Broken::StaticRejoinWithoutFencing,
     ];
 
     /// Whether the model has a seeded bug of the same name (and so a trace generated to tell
@@ -201,6 +205,7 @@ impl Broken {
             Broken::OffsetFetchIgnoresPending => "offset-fetch-ignores-pending",
             Broken::LoadSkipsPendingTxnOffsets => "load-skips-pending-txn-offsets",
             Broken::ZombieProducerNotFenced => "zombie-producer-not-fenced",
+            Broken::StaticRejoinWithoutFencing => "static-rejoin-without-fencing",
         }
     }
 }
@@ -1314,6 +1319,7 @@ impl GroupCoordinator {
         new: &str,
         req: JoinGroupRequest,
     ) {
+        let keep_old = self.broken(Broken::StaticRejoinWithoutFencing);
         let g = self.groups.get_mut(gid).expect("present");
         let leader_before = g.leader.clone();
         let fenced_join = g.set_joining(old, None);
@@ -1339,8 +1345,22 @@ impl GroupCoordinator {
             g.leader = Some(new.to_owned());
         }
         let heartbeat = m.heartbeat.take();
+        let twin = keep_old.then(|| Member {
+            id: old.to_owned(),
+            instance: None,
+            awaiting_join: None,
+            awaiting_sync: None,
+            heartbeat: None,
+            ..m.clone()
+        });
         g.members.insert(new.to_owned(), m);
+        if let Some(twin) = twin {
+            g.add(twin);
+        }
         self.timers.cancel(heartbeat);
+        if keep_old {
+            self.schedule_heartbeat(gid, old, None);
+        }
         if let Some((id, _)) = fenced_join {
             let resp = Self::join_response(ErrorCode::FencedInstanceId, old);
             self.respond(id, Response::JoinGroup(resp));
