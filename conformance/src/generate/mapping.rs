@@ -349,6 +349,12 @@ impl Translator {
                 {
                     self.names.hand_out(MemberId { slot, nonce });
                 }
+                if let Some(id) = named_ids(&req).find(|id| !self.names.handed_out(*id)) {
+                    return Err(Untranslatable(format!(
+                        "a {} names member id {id:?}, which the coordinator never handed out",
+                        api.name()
+                    )));
+                }
                 let id = self.send(slot, map_request(&self.model, &self.names, &req));
                 self.owed[slot as usize].push((id, api));
             }
@@ -674,7 +680,9 @@ impl Names {
         self.current.contains_key(&id)
     }
 
-    /// The name of the latest hand-out of `id`.
+    /// The name of the latest hand-out of `id`. Callers map only ids that were handed out (a
+    /// request naming another is refused as untranslatable); any other id gets the name its
+    /// first hand-out would have.
     pub fn of(&self, id: MemberId) -> WireMemberId {
         match self.current.get(&id) {
             Some((_, name)) => name.clone(),
@@ -760,7 +768,24 @@ fn offset_errors(offsets: &Offsets, error: ErrorCode) -> Vec<(TopicPartition, Er
         .collect()
 }
 
-/// The Kafka request a model request stands for.
+/// The member ids a request names: its own, and those of a leader's assignment.
+fn named_ids(req: &Req) -> impl Iterator<Item = MemberId> + '_ {
+    let (own, assigned): (Option<MemberId>, &[(MemberId, _)]) = match req {
+        Req::Join { member, .. } => (*member, &[]),
+        Req::Sync {
+            member, assignment, ..
+        } => (Some(*member), assignment.as_deref().unwrap_or_default()),
+        Req::Heartbeat { member, .. }
+        | Req::Commit { member, .. }
+        | Req::TxnCommit { member, .. }
+        | Req::Leave { member } => (Some(*member), &[]),
+        Req::Fetch { .. } => (None, &[]),
+    };
+    own.into_iter().chain(assigned.iter().map(|(id, _)| *id))
+}
+
+/// The Kafka request a model request stands for. Every member id it names has been handed out
+/// (`Translator::apply` refuses a path where one has not).
 pub fn map_request(model: &GroupModel, names: &Names, req: &Req) -> Request {
     let member_name = |id: MemberId| names.of(id);
     let cfg = &model.cfg;
