@@ -1705,3 +1705,46 @@ fn metadata_over_the_limit_is_too_large_even_when_no_record_could_hold_it() {
         );
     }
 }
+
+/// Kafka's `acceptJoiningMember`: while a group prepares a rebalance, `group.max.size` bounds the
+/// JoinGroups waiting for the join phase, not the members; in a Stable group it bounds the
+/// members. (A surviving mutant showed nothing pinned the count used while preparing.)
+#[test]
+fn group_max_size_counts_waiting_joins_while_preparing_a_rebalance() {
+    let mut h = Harness::with(Config {
+        group_max_size: 2,
+        ..Config::default()
+    });
+    let a = h.one_member_stable();
+    let first = h.join_request("", None, &["range"], 5);
+    let b = h.join(first).member_id.0;
+    let join_b = h.join_request(&b, None, &["range"], 5);
+    let join_a = h.join_request(&a, None, &["range"], 5);
+    h.join(join_a);
+    h.join(join_b);
+    let sb = h.sync_request(&b, None, 2, &[]);
+    let sa = h.sync_request(&a, None, 2, &[(&a, b"A"), (&b, b"B")]);
+    h.sync(sa);
+    h.sync(sb);
+    assert_eq!(h.c.group_state("g"), Some(GroupState::Stable));
+    // Stable with two members: a third is refused.
+    let c = h.join_request("", None, &["range"], 5);
+    assert_eq!(h.join(c).error_code, ErrorCode::GroupMaxSizeReached);
+    // The leader rejoins: one JoinGroup waits, so a newcomer is taken although the group
+    // already has two members.
+    let rejoin_a = h.join_request(&a, None, &["range"], 5);
+    assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
+    let first = h.join_request("", None, &["range"], 5);
+    let c = h.join(first);
+    assert_eq!(c.error_code, ErrorCode::MemberIdRequired);
+    let join_c = h.join_request(&c.member_id.0, None, &["range"], 5);
+    assert!(h.answer(join_c).is_none(), "c waits for the join phase");
+    // Two JoinGroups wait now: the next newcomer is refused.
+    let d = h.join_request("", None, &["range"], 5);
+    let r = h.join(d);
+    assert_eq!(
+        (r.error_code, r.member_id.0.as_str()),
+        (ErrorCode::GroupMaxSizeReached, "")
+    );
+    assert!(h.answer(rejoin_a).is_none(), "a still waits for b");
+}
