@@ -337,6 +337,38 @@ impl Harness {
         id
     }
 
+    /// Sends an OffsetCommit (v9) and returns its answer.
+    fn offset_commit(&mut self, req: OffsetCommitRequest) -> OffsetCommitResponse {
+        let id = self.send(
+            "client",
+            Request::OffsetCommit(Versioned {
+                api_version: 9,
+                message: req,
+            }),
+        );
+        match self.answer(id) {
+            Some(Response::OffsetCommit(r)) => r,
+            other => panic!("request {id}: expected an OffsetCommit response, got {other:?}"),
+        }
+    }
+
+    /// A Stable group of two dynamic members, the leader first, in generation 2.
+    fn two_members_stable(&mut self) -> (String, String) {
+        let a = self.one_member_stable();
+        let first = self.join_request("", None, &["range"], 5);
+        let b = self.join(first).member_id.0;
+        let join_b = self.join_request(&b, None, &["range"], 5);
+        let join_a = self.join_request(&a, None, &["range"], 5);
+        self.join(join_a);
+        self.join(join_b);
+        let sb = self.sync_request(&b, None, 2, &[]);
+        let sa = self.sync_request(&a, None, 2, &[(&a, b"A"), (&b, b"B")]);
+        self.sync(sa);
+        self.sync(sb);
+        assert_eq!(self.c.group_state("g"), Some(GroupState::Stable));
+        (a, b)
+    }
+
     /// A coordinator that loads this harness's log.
     fn reloaded(&self) -> GroupCoordinator {
         let mut store = kgroup_core::store::Store::new();
@@ -1380,16 +1412,7 @@ fn strings_too_long_for_a_record_are_refused() {
             committed_metadata: None,
         }],
     };
-    let id = h.send(
-        "client",
-        Request::OffsetCommit(Versioned {
-            api_version: 9,
-            message: req,
-        }),
-    );
-    let Some(Response::OffsetCommit(r)) = h.answer(id) else {
-        panic!("no OffsetCommit response")
-    };
+    let r = h.offset_commit(req);
     assert_eq!(r.partitions[0].1, ErrorCode::InvalidRequest);
     assert!(h.log.is_empty());
 }
@@ -1400,18 +1423,7 @@ fn strings_too_long_for_a_record_are_refused() {
 #[test]
 fn a_follower_rejoining_a_stable_group_rebalances_only_when_its_protocols_changed() {
     let mut h = Harness::new();
-    let a = h.one_member_stable();
-    let first = h.join_request("", None, &["range"], 5);
-    let b = h.join(first).member_id.0;
-    let join_b = h.join_request(&b, None, &["range"], 5);
-    let join_a = h.join_request(&a, None, &["range"], 5);
-    h.join(join_a);
-    h.join(join_b);
-    let sb = h.sync_request(&b, None, 2, &[]);
-    let sa = h.sync_request(&a, None, 2, &[(&a, b"A"), (&b, b"B")]);
-    h.sync(sa);
-    h.sync(sb);
-    assert_eq!(h.c.group_state("g"), Some(GroupState::Stable));
+    let (_, b) = h.two_members_stable();
     let same = h.join_request(&b, None, &["range"], 5);
     let r = h.join(same);
     assert_eq!(r.generation_id, GenerationId(2));
@@ -1681,16 +1693,7 @@ fn metadata_over_the_limit_is_too_large_even_when_no_record_could_hold_it() {
                 },
             ],
         };
-        let id = h.send(
-            "client",
-            Request::OffsetCommit(Versioned {
-                api_version: 9,
-                message: req,
-            }),
-        );
-        let Some(Response::OffsetCommit(r)) = h.answer(id) else {
-            panic!("no OffsetCommit response")
-        };
+        let r = h.offset_commit(req);
         assert_eq!(
             r.partitions,
             vec![
@@ -1715,18 +1718,7 @@ fn group_max_size_counts_waiting_joins_while_preparing_a_rebalance() {
         group_max_size: 2,
         ..Config::default()
     });
-    let a = h.one_member_stable();
-    let first = h.join_request("", None, &["range"], 5);
-    let b = h.join(first).member_id.0;
-    let join_b = h.join_request(&b, None, &["range"], 5);
-    let join_a = h.join_request(&a, None, &["range"], 5);
-    h.join(join_a);
-    h.join(join_b);
-    let sb = h.sync_request(&b, None, 2, &[]);
-    let sa = h.sync_request(&a, None, 2, &[(&a, b"A"), (&b, b"B")]);
-    h.sync(sa);
-    h.sync(sb);
-    assert_eq!(h.c.group_state("g"), Some(GroupState::Stable));
+    let (a, _) = h.two_members_stable();
     // Stable with two members: a third is refused.
     let c = h.join_request("", None, &["range"], 5);
     assert_eq!(h.join(c).error_code, ErrorCode::GroupMaxSizeReached);
