@@ -1707,6 +1707,31 @@ fn metadata_over_the_limit_is_too_large_even_when_no_record_could_hold_it() {
             metadata.len()
         );
     }
+    // A limit above what a record holds: metadata within the limit but too long for a record
+    // refuses the request; one unit more is too large, as any metadata over the limit.
+    let mut h = Harness::with(Config {
+        offset_metadata_max_bytes: 40_000,
+        ..Config::default()
+    });
+    for (len, error) in [
+        (40_000, ErrorCode::InvalidRequest),
+        (40_001, ErrorCode::OffsetMetadataTooLarge),
+    ] {
+        let r = h.offset_commit(OffsetCommitRequest {
+            group_id: GroupId("g".into()),
+            generation_id: GenerationId(-1),
+            member_id: MemberId(String::new()),
+            group_instance_id: None,
+            partitions: vec![OffsetCommitPartition {
+                partition: TopicPartition::new("t", 0),
+                committed_offset: 1,
+                committed_leader_epoch: -1,
+                committed_metadata: Some("m".repeat(len)),
+            }],
+        });
+        assert_eq!(r.partitions[0].1, error, "{len} bytes of metadata");
+    }
+    assert!(h.log.is_empty());
 }
 
 /// Kafka's `acceptJoiningMember`: while a group prepares a rebalance, `group.max.size` bounds the
