@@ -12,6 +12,8 @@
 //! These tests need `python3` on PATH (CI machines have Python 3); without it they fail saying so.
 
 mod common;
+#[path = "common/requests.rs"]
+mod requests;
 
 use kgroup_conformance::adapter::{replay_adapter, AdapterCommand, Verdict};
 use kgroup_conformance::replay::{replay, replay_inproc, Fate, InProc, Target};
@@ -1225,25 +1227,14 @@ impl Script {
         session_timeout_ms: i32,
         metadata: u8,
     ) -> u64 {
-        self.send(
-            client,
-            Request::JoinGroup(Versioned {
-                api_version: 9,
-                message: JoinGroupRequest {
-                    group_id: GroupId("g".into()),
-                    session_timeout_ms,
-                    rebalance_timeout_ms: REBALANCE_MS,
-                    member_id: MemberId(member.into()),
-                    group_instance_id: instance.map(|i| GroupInstanceId(i.into())),
-                    protocol_type: "consumer".into(),
-                    protocols: vec![JoinGroupProtocol {
-                        name: "range".into(),
-                        metadata: vec![metadata],
-                    }],
-                    reason: None,
-                },
-            }),
-        )
+        let request = requests::join_request(
+            member,
+            instance,
+            session_timeout_ms,
+            REBALANCE_MS,
+            vec![metadata],
+        );
+        self.send(client, request)
     }
 
     fn sync(
@@ -1254,27 +1245,8 @@ impl Script {
         generation: i32,
         assignments: &[(&str, u8)],
     ) -> u64 {
-        self.send(
-            client,
-            Request::SyncGroup(Versioned {
-                api_version: 5,
-                message: SyncGroupRequest {
-                    group_id: GroupId("g".into()),
-                    generation_id: GenerationId(generation),
-                    member_id: MemberId(member.into()),
-                    group_instance_id: instance.map(|i| GroupInstanceId(i.into())),
-                    protocol_type: Some("consumer".into()),
-                    protocol_name: Some("range".into()),
-                    assignments: assignments
-                        .iter()
-                        .map(|(m, a)| SyncGroupAssignment {
-                            member_id: MemberId((*m).into()),
-                            assignment: vec![*a],
-                        })
-                        .collect(),
-                },
-            }),
-        )
+        let request = requests::sync_request(member, instance, generation, assignments);
+        self.send(client, request)
     }
 
     fn heartbeat(
@@ -1284,18 +1256,8 @@ impl Script {
         instance: Option<&str>,
         generation: i32,
     ) -> u64 {
-        self.send(
-            client,
-            Request::Heartbeat(Versioned {
-                api_version: 4,
-                message: HeartbeatRequest {
-                    group_id: GroupId("g".into()),
-                    generation_id: GenerationId(generation),
-                    member_id: MemberId(member.into()),
-                    group_instance_id: instance.map(|i| GroupInstanceId(i.into())),
-                },
-            }),
-        )
+        let request = requests::heartbeat_request(member, instance, generation);
+        self.send(client, request)
     }
 
     fn leave(&mut self, client: &str, member: &str, instance: Option<&str>) -> u64 {

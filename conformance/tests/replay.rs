@@ -3,6 +3,9 @@
 //! generation) passes; a changed expectation fails at its step with the field named; the JSON
 //! form is pinned.
 
+#[path = "common/requests.rs"]
+mod requests;
+
 use kgroup_conformance::replay::{replay_inproc, Failure};
 use kgroup_protocol::api::*;
 use kgroup_protocol::trace::{Trace, TraceConfig, TraceStep, TRACE_VERSION};
@@ -16,22 +19,7 @@ fn join(id: u64, client: &str, member: &str) -> TraceStep {
     TraceStep::Send {
         id,
         client: client.into(),
-        request: Request::JoinGroup(Versioned {
-            api_version: 9,
-            message: JoinGroupRequest {
-                group_id: g(),
-                session_timeout_ms: 10_000,
-                rebalance_timeout_ms: 30_000,
-                member_id: MemberId(member.into()),
-                group_instance_id: None,
-                protocol_type: "consumer".into(),
-                protocols: vec![JoinGroupProtocol {
-                    name: "range".into(),
-                    metadata: vec![0, 3],
-                }],
-                reason: None,
-            },
-        }),
+        request: requests::join_request(member, None, 10_000, 30_000, vec![0, 3]),
     }
 }
 
@@ -62,24 +50,7 @@ fn sync(id: u64, member: &str, generation: i32, assignments: &[(&str, u8)]) -> T
     TraceStep::Send {
         id,
         client: "c".into(),
-        request: Request::SyncGroup(Versioned {
-            api_version: 5,
-            message: SyncGroupRequest {
-                group_id: g(),
-                generation_id: GenerationId(generation),
-                member_id: MemberId(member.into()),
-                group_instance_id: None,
-                protocol_type: Some("consumer".into()),
-                protocol_name: Some("range".into()),
-                assignments: assignments
-                    .iter()
-                    .map(|(m, a)| SyncGroupAssignment {
-                        member_id: MemberId((*m).into()),
-                        assignment: vec![*a],
-                    })
-                    .collect(),
-            },
-        }),
+        request: requests::sync_request(member, None, generation, assignments),
     }
 }
 
@@ -99,15 +70,7 @@ fn heartbeat(id: u64, member: &str, generation: i32) -> TraceStep {
     TraceStep::Send {
         id,
         client: "c".into(),
-        request: Request::Heartbeat(Versioned {
-            api_version: 4,
-            message: HeartbeatRequest {
-                group_id: g(),
-                generation_id: GenerationId(generation),
-                member_id: MemberId(member.into()),
-                group_instance_id: None,
-            },
-        }),
+        request: requests::heartbeat_request(member, None, generation),
     }
 }
 
