@@ -470,9 +470,10 @@ impl Group {
         (!self.has(member)).then_some(ErrorCode::UnknownMemberId)
     }
 
-    /// Kafka's `supportsProtocols`.
+    /// Kafka's `supportsProtocols`: an Empty group (which has no members) takes any protocol.
     fn supports(&self, protocol_type: &str, protocols: &[JoinGroupProtocol]) -> bool {
-        if self.state == GroupState::Empty && self.members.is_empty() {
+        if self.state == GroupState::Empty {
+            debug_assert!(self.members.is_empty(), "an Empty group has no members");
             return !protocol_type.is_empty() && !protocols.is_empty();
         }
         let all = self.members.len();
