@@ -1765,3 +1765,56 @@ fn group_max_size_counts_waiting_joins_while_preparing_a_rebalance() {
     );
     assert!(h.answer(rejoin_a).is_none(), "a still waits for b");
 }
+
+/// Kafka's `supportsProtocols` for an Empty group: the first JoinGroup needs a protocol type and
+/// at least one protocol; either missing is INCONSISTENT_GROUP_PROTOCOL. (Surviving mutants
+/// showed only the both-missing case was pinned.)
+#[test]
+fn the_first_join_needs_a_protocol_type_and_a_protocol() {
+    let mut h = Harness::new();
+    let no_type = h.join_request_with("", "", None, &["range"], 5, SESSION);
+    assert_eq!(
+        h.join(no_type).error_code,
+        ErrorCode::InconsistentGroupProtocol
+    );
+    let no_protocol = h.join_request("", None, &[], 5);
+    assert_eq!(
+        h.join(no_protocol).error_code,
+        ErrorCode::InconsistentGroupProtocol
+    );
+    let both = h.join_request("", None, &["range"], 5);
+    assert_eq!(h.join(both).error_code, ErrorCode::MemberIdRequired);
+}
+
+/// Kafka's `selectProtocol`: among the protocols every member supports, each member votes for
+/// its most preferred one and the most votes win; the first member's preference only breaks
+/// ties. (A surviving mutant that counted no votes, leaving every protocol tied, showed nothing
+/// pinned a majority against the first member.)
+#[test]
+fn the_protocol_with_the_most_votes_wins_over_the_first_members_preference() {
+    let mut h = Harness::new();
+    let mut ids = vec![];
+    let prefs: [&[&str]; 3] = [
+        &["roundrobin", "range"],
+        &["range", "roundrobin"],
+        &["range", "roundrobin"],
+    ];
+    for p in prefs {
+        let first = h.join_request("", None, p, 5);
+        ids.push(h.join(first).member_id.0);
+    }
+    let joins: Vec<RequestId> = ids
+        .iter()
+        .zip(prefs)
+        .map(|(id, p)| h.join_request(id, None, p, 5))
+        .collect();
+    // KIP-134: each newcomer extends the initial delay.
+    for _ in 0..3 {
+        h.advance(DELAY);
+    }
+    for j in joins {
+        let r = h.join(j);
+        assert_eq!(r.error_code, ErrorCode::None);
+        assert_eq!(r.protocol_name.as_deref(), Some("range"));
+    }
+}
