@@ -1818,3 +1818,121 @@ fn the_protocol_with_the_most_votes_wins_over_the_first_members_preference() {
         assert_eq!(r.protocol_name.as_deref(), Some("range"));
     }
 }
+
+/// `poll_timeout` names the earliest live deadline: a pending member's, then KIP-134's initial
+/// delay, then the member's session; a cancelled timer is not named. (Surviving mutants showed
+/// the tests drove time without reading it.)
+#[test]
+fn poll_timeout_names_the_earliest_live_deadline() {
+    let mut h = Harness::new();
+    let t0 = h.now;
+    let first = h.join_request("", None, &["range"], 5);
+    let a = h.join(first).member_id.0;
+    // The pending member (KIP-394) must rejoin within its session timeout.
+    assert_eq!(h.c.poll_timeout(), Some(t0 + SESSION as u64));
+    h.advance(1_000);
+    let join = h.join_request(&a, None, &["range"], 5);
+    // It rejoined (its pending timer is cancelled): the initial delay comes first.
+    assert_eq!(h.c.poll_timeout(), Some(t0 + 1_000 + DELAY));
+    h.advance(DELAY);
+    assert_eq!(h.join(join).error_code, ErrorCode::None);
+    // In CompletingRebalance: the member's session, counted from the end of the join phase.
+    assert_eq!(
+        h.c.poll_timeout(),
+        Some(t0 + 1_000 + DELAY + SESSION as u64)
+    );
+}
+
+/// A pending member (KIP-394's MEMBER_ID_REQUIRED answer) that never rejoins is dropped when its
+/// session timeout passes, and a join phase waiting only for it then completes; its id is no
+/// longer known. (Surviving mutants of the pending timer's deadline and of the check after it
+/// fires showed only the conformance corpus pinned this.)
+#[test]
+fn a_pending_member_that_never_rejoins_stops_holding_up_the_join_phase() {
+    let mut h = Harness::new();
+    let a = h.one_member_stable();
+    let first = h.join_request("", None, &["range"], 5);
+    let pending = h.join(first).member_id.0;
+    let rejoin = h.join_request(&a, None, &["range"], 5);
+    assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
+    h.advance(SESSION as u64 - 1);
+    assert!(
+        h.answer(rejoin).is_none(),
+        "the join phase waits for the pending member"
+    );
+    h.advance(1);
+    let r = h.join(rejoin);
+    assert_eq!(
+        (r.error_code, r.generation_id),
+        (ErrorCode::None, GenerationId(2))
+    );
+    assert_eq!(r.members.len(), 1, "{r:?}");
+    let late = h.join_request(&pending, None, &["range"], 5);
+    assert_eq!(h.join(late).error_code, ErrorCode::UnknownMemberId);
+}
+
+/// `group.min.session.timeout.ms` and `group.max.session.timeout.ms` are inclusive bounds.
+#[test]
+fn the_session_timeout_bounds_are_inclusive() {
+    let config = Config::default();
+    let min = config.group_min_session_timeout_ms;
+    let max = config.group_max_session_timeout_ms;
+    for (session, ok) in [(min - 1, false), (min, true), (max, true), (max + 1, false)] {
+        let mut h = Harness::new();
+        let j = h.join_request_with("consumer", "", None, &["range"], 5, session);
+        let expected = if ok {
+            ErrorCode::MemberIdRequired
+        } else {
+            ErrorCode::InvalidSessionTimeout
+        };
+        assert_eq!(h.join(j).error_code, expected, "session {session}");
+    }
+}
+
+/// KIP-134: while the first generation forms, each newcomer during the initial delay extends it
+/// by another delay (up to the rebalance timeout); a join phase with no newcomer ends after one.
+#[test]
+fn a_newcomer_during_the_initial_delay_extends_it() {
+    let mut h = Harness::new();
+    let first = h.join_request("", None, &["range"], 5);
+    let a = h.join(first).member_id.0;
+    let join_a = h.join_request(&a, None, &["range"], 5);
+    h.advance(DELAY - 1_000);
+    let first = h.join_request("", None, &["range"], 5);
+    let b = h.join(first).member_id.0;
+    let join_b = h.join_request(&b, None, &["range"], 5);
+    h.advance(1_000);
+    assert!(
+        h.answer(join_a).is_none(),
+        "b joined during the delay: it goes on"
+    );
+    h.advance(DELAY - 1);
+    assert!(h.answer(join_a).is_none());
+    h.advance(1);
+    assert_eq!(h.join(join_a).error_code, ErrorCode::None);
+    assert_eq!(h.join(join_b).error_code, ErrorCode::None);
+}
+
+/// Kafka's onGroupLoaded: a group loaded with more members than `group.max.size` rebalances; one
+/// with exactly that many stays Stable.
+#[test]
+fn a_loaded_group_rebalances_only_when_over_the_size_limit() {
+    let mut h = Harness::new();
+    h.two_members_stable();
+    for (max, state) in [(2, GroupState::Stable), (1, GroupState::PreparingRebalance)] {
+        let mut store = kgroup_core::store::Store::new();
+        for e in &h.log {
+            store.replay(e).unwrap();
+        }
+        let c = GroupCoordinator::load(
+            Config {
+                group_max_size: max,
+                ..Config::default()
+            },
+            Box::new(SequentialIds::default()),
+            store,
+            h.now,
+        );
+        assert_eq!(c.group_state("g"), Some(state), "group.max.size {max}");
+    }
+}
