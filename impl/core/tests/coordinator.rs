@@ -1936,3 +1936,29 @@ fn a_loaded_group_rebalances_only_when_over_the_size_limit() {
         assert_eq!(c.group_state("g"), Some(state), "group.max.size {max}");
     }
 }
+
+/// A member whose SyncGroup waits for the leader's assignment counts as alive (Kafka's
+/// `hasSatisfiedHeartbeat`): its session passing while it waits does not drop it. (A surviving
+/// mutant that kept alive only members waiting on both a JoinGroup and a SyncGroup.)
+#[test]
+fn a_member_waiting_for_its_assignment_outlives_its_session() {
+    let mut h = Harness::new();
+    let (a, b) = h.two_members_stable();
+    let ja = h.join_request(&a, None, &["range"], 5);
+    let jb = h.join_request(&b, None, &["range"], 5);
+    assert_eq!(h.join(ja).generation_id, GenerationId(3));
+    h.join(jb);
+    let sb = h.sync_request(&b, None, 3, &[]);
+    for _ in 0..3 {
+        h.advance(SESSION as u64 / 2);
+        assert_eq!(h.heartbeat(&a, None, 3), ErrorCode::None);
+    }
+    assert!(h.answer(sb).is_none(), "b still waits for the leader");
+    let sa = h.sync_request(&a, None, 3, &[(&a, b"A"), (&b, b"B")]);
+    assert_eq!(h.sync(sa).error_code, ErrorCode::None);
+    let r = h.sync(sb);
+    assert_eq!(
+        (r.error_code, r.assignment),
+        (ErrorCode::None, b"B".to_vec())
+    );
+}
