@@ -1962,3 +1962,24 @@ fn a_member_waiting_for_its_assignment_outlives_its_session() {
         (ErrorCode::None, b"B".to_vec())
     );
 }
+
+/// KIP-134: newcomers extend the initial delay at most up to the rebalance timeout; a stream of
+/// them does not hold the first generation back any longer. (A surviving mutant of the cap.)
+#[test]
+fn newcomers_extend_the_initial_delay_at_most_to_the_rebalance_timeout() {
+    let mut h = Harness::new();
+    let first = h.join_request("", None, &["range"], 5);
+    let a = h.join(first).member_id.0;
+    let join_a = h.join_request(&a, None, &["range"], 5);
+    let t0 = h.now;
+    while h.now < t0 + REBALANCE as u64 - 1_000 {
+        h.advance(1_000);
+        assert!(h.answer(join_a).is_none(), "at {}", h.now - t0);
+        let first = h.join_request("", None, &["range"], 5);
+        let id = h.join(first).member_id.0;
+        h.join_request(&id, None, &["range"], 5);
+    }
+    h.advance(1_000);
+    assert_eq!(h.now, t0 + REBALANCE as u64);
+    assert_eq!(h.join(join_a).error_code, ErrorCode::None);
+}
