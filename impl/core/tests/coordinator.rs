@@ -352,6 +352,67 @@ impl Harness {
         }
     }
 
+    /// Advances `ms` in steps of a third of the session timeout, each member of `alive`
+    /// (member id, instance id, generation) sending a Heartbeat after each step.
+    fn keep_alive(&mut self, alive: &[(&str, Option<&str>, i32)], ms: u64) {
+        let step = SESSION as u64 / 3;
+        let mut left = ms;
+        while left > 0 {
+            let d = left.min(step);
+            self.advance(d);
+            left -= d;
+            for (member, instance, generation) in alive {
+                self.heartbeat(member, *instance, *generation);
+            }
+        }
+    }
+
+    /// Two static members, `ia` (the leader) and `ib`, Stable in generation 1.
+    fn two_static_members_stable(&mut self) -> (String, String) {
+        let ja = self.join_request("", Some("ia"), &["range"], 5);
+        let jb = self.join_request("", Some("ib"), &["range"], 5);
+        // b joined during the initial delay: it runs twice.
+        self.advance(DELAY);
+        self.advance(DELAY);
+        let a = self.join(ja).member_id.0;
+        let b = self.join(jb).member_id.0;
+        let sa = self.sync_request(&a, Some("ia"), 1, &[(&a, b"A"), (&b, b"B")]);
+        let sb = self.sync_request(&b, Some("ib"), 1, &[]);
+        self.sync(sa);
+        self.sync(sb);
+        assert_eq!(self.c.group_state("g"), Some(GroupState::Stable));
+        (a, b)
+    }
+
+    /// Sends a TxnOffsetCommit (v3) for partition t-0 and returns its error.
+    fn txn_commit(&mut self, member: &str, generation: i32) -> ErrorCode {
+        let id = self.send(
+            "producer",
+            Request::TxnOffsetCommit(Versioned {
+                api_version: 3,
+                message: TxnOffsetCommitRequest {
+                    transactional_id: "tx".into(),
+                    group_id: GroupId("g".into()),
+                    producer_id: 9,
+                    producer_epoch: 0,
+                    generation_id: GenerationId(generation),
+                    member_id: MemberId(member.into()),
+                    group_instance_id: None,
+                    partitions: vec![OffsetCommitPartition {
+                        partition: TopicPartition::new("t", 0),
+                        committed_offset: 1,
+                        committed_leader_epoch: -1,
+                        committed_metadata: None,
+                    }],
+                },
+            }),
+        );
+        match self.answer(id) {
+            Some(Response::TxnOffsetCommit(r)) => r.partitions[0].1,
+            other => panic!("request {id}: expected a TxnOffsetCommit response, got {other:?}"),
+        }
+    }
+
     /// A Stable group of two dynamic members, the leader first, in generation 2.
     fn two_members_stable(&mut self) -> (String, String) {
         let a = self.one_member_stable();
@@ -1982,4 +2043,156 @@ fn newcomers_extend_the_initial_delay_at_most_to_the_rebalance_timeout() {
     h.advance(1_000);
     assert_eq!(h.now, t0 + REBALANCE as u64);
     assert_eq!(h.join(join_a).error_code, ErrorCode::None);
+}
+
+/// Kafka's `maybeElectNewJoinedLeader`: when the join phase ends, a leader that did not rejoin
+/// (a static member, kept) hands the leadership to the first member that did; a leader that
+/// rejoined keeps it, even when a member earlier in the group rejoined too.
+#[test]
+fn the_leader_passes_to_a_member_that_rejoined() {
+    let mut h = Harness::new();
+    let (a, b) = h.two_static_members_stable();
+    // b's protocols change: a rebalance; a (the leader) only heartbeats.
+    let jb = h.join_request(&b, Some("ib"), &["range", "roundrobin"], 5);
+    assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
+    h.keep_alive(&[(&a, Some("ia"), 1)], REBALANCE as u64);
+    let r = h.join(jb);
+    assert_eq!(
+        (r.generation_id, r.leader.0.as_str()),
+        (GenerationId(2), b.as_str())
+    );
+    // a rejoins before b synced: another rebalance, both rejoin, b stays the leader.
+    let ja = h.join_request(&a, Some("ia"), &["range"], 5);
+    let jb = h.join_request(&b, Some("ib"), &["range", "roundrobin"], 5);
+    let ra = h.join(ja);
+    let rb = h.join(jb);
+    assert_eq!(ra.generation_id, GenerationId(3));
+    assert_eq!(ra.leader.0, b);
+    assert_eq!(rb.members.len(), 2, "the leader gets the member list");
+}
+
+/// When the rebalance timeout ends a join phase no member rejoined and only static members are
+/// left, Kafka waits another rebalance timeout for them; one that rejoins then is answered at
+/// that timeout.
+#[test]
+fn a_join_phase_of_absent_static_members_waits_another_rebalance_timeout() {
+    let mut h = Harness::new();
+    let (a, b) = h.two_static_members_stable();
+    // A dynamic newcomer starts a rebalance and leaves again.
+    let first = h.join_request("", None, &["range"], 5);
+    let c = h.join(first).member_id.0;
+    let jc = h.join_request(&c, None, &["range"], 5);
+    assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
+    let leave = h.send(
+        "client",
+        Request::LeaveGroup(Versioned {
+            api_version: 3,
+            message: LeaveGroupRequest {
+                group_id: GroupId("g".into()),
+                members: vec![LeaveGroupMember {
+                    member_id: MemberId(c.clone()),
+                    group_instance_id: None,
+                    reason: None,
+                }],
+            },
+        }),
+    );
+    assert!(h.answer(leave).is_some());
+    h.answer(jc);
+    let alive = [(a.as_str(), Some("ia"), 1), (b.as_str(), Some("ib"), 1)];
+    h.keep_alive(&alive, REBALANCE as u64);
+    assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
+    h.keep_alive(&alive, 5_000);
+    let ja = h.join_request(&a, Some("ia"), &["range"], 5);
+    h.keep_alive(&alive[1..], REBALANCE as u64 - 5_000 - 1);
+    assert!(h.answer(ja).is_none(), "the second timeout has not passed");
+    h.advance(1);
+    let r = h.join(ja);
+    assert_eq!(
+        (r.error_code, r.generation_id),
+        (ErrorCode::None, GenerationId(2))
+    );
+}
+
+/// A member that has not sent its SyncGroup when the rebalance timeout has passed since the join
+/// phase ended is removed and the group rebalances; when every member synced, the deadline
+/// passes without effect.
+#[test]
+fn the_sync_deadline_removes_only_members_that_did_not_sync() {
+    for b_syncs in [false, true] {
+        let mut h = Harness::new();
+        let (a, b) = h.two_members_stable();
+        let ja = h.join_request(&a, None, &["range"], 5);
+        let jb = h.join_request(&b, None, &["range"], 5);
+        h.join(ja);
+        h.join(jb);
+        let sa = h.sync_request(&a, None, 3, &[(&a, b"A"), (&b, b"B")]);
+        assert_eq!(h.sync(sa).error_code, ErrorCode::None);
+        if b_syncs {
+            let sb = h.sync_request(&b, None, 3, &[]);
+            assert_eq!(h.sync(sb).error_code, ErrorCode::None);
+        }
+        h.keep_alive(&[(&a, None, 3), (&b, None, 3)], REBALANCE as u64 - 1);
+        assert_eq!(h.c.group_state("g"), Some(GroupState::Stable));
+        h.advance(1);
+        if b_syncs {
+            assert_eq!(h.c.group_state("g"), Some(GroupState::Stable));
+            assert_eq!(h.heartbeat(&b, None, 3), ErrorCode::None);
+        } else {
+            assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
+            assert_eq!(h.heartbeat(&b, None, 3), ErrorCode::UnknownMemberId);
+            assert_eq!(h.heartbeat(&a, None, 3), ErrorCode::RebalanceInProgress);
+        }
+    }
+}
+
+/// SyncGroup (v5) names the protocol type and name; either differing from the group's is
+/// INCONSISTENT_GROUP_PROTOCOL.
+#[test]
+fn a_sync_naming_another_protocol_type_or_name_is_inconsistent() {
+    let mut h = Harness::new();
+    let (a, b) = h.two_members_stable();
+    let ja = h.join_request(&a, None, &["range"], 5);
+    let jb = h.join_request(&b, None, &["range"], 5);
+    h.join(ja);
+    h.join(jb);
+    for (ptype, name) in [("connect", "range"), ("consumer", "roundrobin")] {
+        let id = h.send(
+            "client",
+            Request::SyncGroup(Versioned {
+                api_version: 5,
+                message: SyncGroupRequest {
+                    group_id: GroupId("g".into()),
+                    generation_id: GenerationId(3),
+                    member_id: MemberId(b.clone()),
+                    group_instance_id: None,
+                    protocol_type: Some(ptype.into()),
+                    protocol_name: Some(name.into()),
+                    assignments: vec![],
+                },
+            }),
+        );
+        assert_eq!(
+            h.sync(id).error_code,
+            ErrorCode::InconsistentGroupProtocol,
+            "{ptype}/{name}"
+        );
+    }
+}
+
+/// Kafka's `validateOffsetCommit`: only generation -1 commits to an Empty group skip the member
+/// checks (generation 0 is a member's); a TxnOffsetCommit naming a member is checked against it
+/// whatever its generation.
+#[test]
+fn commits_skip_the_member_checks_only_as_kafka_allows() {
+    let mut h = Harness::new();
+    assert_eq!(h.commit("", -1, &[(0, 1)], None), vec![ErrorCode::None]);
+    assert_eq!(
+        h.commit("", 0, &[(0, 1)], None),
+        vec![ErrorCode::UnknownMemberId]
+    );
+    let a = h.one_member_stable();
+    assert_eq!(h.txn_commit("ghost", -1), ErrorCode::UnknownMemberId);
+    assert_eq!(h.txn_commit(&a, -1), ErrorCode::IllegalGeneration);
+    assert_eq!(h.txn_commit("", -1), ErrorCode::None);
 }
