@@ -4,7 +4,7 @@
 use kgroup_core::coordinator::{
     Config, Context, GroupCoordinator, Output, Request, RequestId, Response, SequentialIds,
 };
-use kgroup_core::records::{LogEntry, RecordKey};
+use kgroup_core::records::{LogEntry, OffsetCommitValue, Record, RecordKey, RecordValue};
 use kgroup_protocol::api::*;
 use kgroup_protocol::{
     ErrorCode, GenerationId, GroupId, GroupInstanceId, GroupState, MemberId, TopicPartition,
@@ -2195,4 +2195,95 @@ fn commits_skip_the_member_checks_only_as_kafka_allows() {
     assert_eq!(h.txn_commit("ghost", -1), ErrorCode::UnknownMemberId);
     assert_eq!(h.txn_commit(&a, -1), ErrorCode::IllegalGeneration);
     assert_eq!(h.txn_commit("", -1), ErrorCode::None);
+}
+
+/// OffsetFetch answers a partition without a committed offset, or (with `require_stable`) one
+/// with a pending transactional offset, with offset -1, leader epoch -1 and empty metadata.
+#[test]
+fn a_fetch_without_an_offset_answers_minus_one_everywhere() {
+    let mut h = Harness::new();
+    let a = h.one_member_stable();
+    assert_eq!(h.txn_commit(&a, 1), ErrorCode::None);
+    for (partition, require_stable, error) in [
+        (1, false, ErrorCode::None),
+        (0, true, ErrorCode::UnstableOffsetCommit),
+    ] {
+        let id = h.send(
+            "client",
+            Request::OffsetFetch(Versioned {
+                api_version: 7,
+                message: OffsetFetchRequest {
+                    group_id: GroupId("g".into()),
+                    partitions: Some(vec![TopicPartition::new("t", partition)]),
+                    require_stable,
+                },
+            }),
+        );
+        let Some(Response::OffsetFetch(r)) = h.answer(id) else {
+            panic!("no OffsetFetch response")
+        };
+        assert_eq!(
+            r.partitions,
+            vec![OffsetFetchPartition {
+                partition: TopicPartition::new("t", partition),
+                committed_offset: -1,
+                committed_leader_epoch: -1,
+                metadata: Some(String::new()),
+                error_code: error,
+            }]
+        );
+    }
+}
+
+/// KIP-496 needs the members' subscriptions: a Stable group whose subscriptions do not decode
+/// as the consumer protocol keeps all its offsets, however old.
+#[test]
+fn a_stable_group_with_undecodable_subscriptions_keeps_its_offsets() {
+    let mut h = Harness::with(Config {
+        offsets_retention_ms: 60_000,
+        offsets_retention_check_interval_ms: 10_000,
+        ..Config::default()
+    });
+    let a = h.one_member_stable();
+    assert_eq!(h.commit(&a, 1, &[(0, 7)], None), vec![ErrorCode::None]);
+    h.keep_alive(&[(&a, None, 1)], 180_000);
+    assert_eq!(h.fetch(&[0], false), vec![(7, ErrorCode::None)]);
+}
+
+/// An offset record with an explicit expiry (OffsetCommitValue v1, from OffsetCommit v1's
+/// retention) expires at the first retention check at or after that time.
+#[test]
+fn an_offset_with_an_explicit_expiry_expires_then() {
+    let mut store = kgroup_core::store::Store::new();
+    store
+        .replay(&LogEntry::Plain(Record {
+            key: RecordKey::OffsetCommit {
+                group: "g".into(),
+                topic: "t".into(),
+                partition: 0,
+            },
+            value: Some(RecordValue::OffsetCommit(OffsetCommitValue {
+                offset: 5,
+                leader_epoch: -1,
+                metadata: String::new(),
+                commit_timestamp: 0,
+                expire_timestamp: 50_000,
+            })),
+        }))
+        .unwrap();
+    let mut c = GroupCoordinator::load(
+        Config {
+            offsets_retention_check_interval_ms: 10_000,
+            ..Config::default()
+        },
+        Box::new(SequentialIds::default()),
+        store,
+        0,
+    );
+    for now in [10_000, 20_000, 30_000, 40_000] {
+        c.handle_timeout(now);
+        assert!(c.store().offset("g", "t", 0).is_some(), "at {now}");
+    }
+    c.handle_timeout(50_000);
+    assert!(c.store().offset("g", "t", 0).is_none());
 }
