@@ -397,11 +397,6 @@ impl SequentialProducerIds {
     pub fn starting_at(first: i64) -> Self {
         SequentialProducerIds { next: first }
     }
-
-    /// The id the next call returns.
-    pub fn peek(&self) -> i64 {
-        self.next
-    }
 }
 
 impl Default for SequentialProducerIds {

@@ -60,9 +60,17 @@ fn a_commit_marker_makes_pending_offsets_committed_and_an_abort_drops_them() {
     assert_eq!(committed(&s, 0), None);
     assert!(s.has_pending("g", "t", 0));
     assert!(s.group_has_pending("g"));
+    // The producers with pending offsets, each with its offsets by group.
+    let pending: Vec<(i64, Vec<&String>)> = s
+        .pending()
+        .iter()
+        .map(|(p, t)| (*p, t.offsets.keys().collect()))
+        .collect();
+    assert_eq!(pending, vec![(7, vec![&"g".to_owned()])]);
     let s = replayed(&[txn(7, 0, offset("g", 0, 10)), marker(7, 0, true)]);
     assert_eq!(committed(&s, 0), Some(10));
     assert!(!s.has_pending("g", "t", 0));
+    assert!(s.pending().is_empty(), "{:?}", s.pending());
     let s = replayed(&[txn(7, 0, offset("g", 0, 10)), marker(7, 0, false)]);
     assert_eq!(committed(&s, 0), None);
     assert!(!s.group_has_pending("g"));

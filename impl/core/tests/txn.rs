@@ -696,8 +696,35 @@ fn error_invalid_producer_epoch_for_clients_before_kip_588() {
     );
     // Version 2 of the data APIs and version 4 of InitProducerId know PRODUCER_FENCED.
     assert_eq!(
+        h.at(T0 + 20, add_v(2, "t", p, 1, &[("in", &[0])])),
+        vec![add_resp(ErrorCode::ProducerFenced, &[("in", &[0])])]
+    );
+    assert_eq!(
+        h.at(T0 + 20, offsets_v(2, "t", p, 1, "g")),
+        vec![offsets_resp(ErrorCode::ProducerFenced)]
+    );
+    assert_eq!(
         h.at(T0 + 20, end_v(2, "t", p, 1, true)),
         vec![end_resp(ErrorCode::ProducerFenced)]
+    );
+}
+
+/// The state names DescribeTransactions and ListTransactions report are Kafka's.
+#[test]
+fn transaction_states_have_kafkas_names() {
+    let names: Vec<&str> = TxnState::ALL.iter().map(|s| s.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "Empty",
+            "Ongoing",
+            "PrepareCommit",
+            "PrepareAbort",
+            "CompleteCommit",
+            "CompleteAbort",
+            "Dead",
+            "PrepareEpochFence"
+        ]
     );
 }
 
