@@ -709,6 +709,22 @@ fn error_invalid_producer_epoch_for_clients_before_kip_588() {
     );
 }
 
+/// `durable_state` is every transactional id's metadata, as `transaction` gives it (the
+/// replay-equals-live checks compare it, so it must not be empty).
+#[test]
+fn the_durable_state_holds_every_transactional_id() {
+    let mut h = ongoing("t");
+    h.at(T0 + 11, init("u"));
+    let state = h.c.durable_state();
+    assert_eq!(
+        state.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["t", "u"]
+    );
+    assert_eq!(state["t"], h.meta("t"));
+    assert_eq!(state["t"].state, TxnState::Ongoing);
+    assert_eq!(state["u"], h.meta("u"));
+}
+
 /// The state names DescribeTransactions and ListTransactions report are Kafka's.
 #[test]
 fn transaction_states_have_kafkas_names() {
