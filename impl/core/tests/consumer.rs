@@ -1176,6 +1176,22 @@ fn apply(w: &mut World, op: &Op) {
     }
 }
 
+/// The scenario's consumers, having gone through its steps.
+fn world_after(sc: &Scenario) -> World {
+    let mut w = World::new(sc.topics.clone(), Check::SameGeneration);
+    for i in 0..sc.consumers {
+        let mut cfg = config(&format!("c{i}"), &[sc.strategy], &w.topics);
+        if sc.statics {
+            cfg.group_instance_id = Some(format!("i{i}"));
+        }
+        w.add(cfg);
+    }
+    for op in &sc.ops {
+        apply(&mut w, op);
+    }
+    w
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
@@ -1186,17 +1202,7 @@ proptest! {
     /// during the faults have passed, stays so.
     #[test]
     fn random_interleavings_keep_ownership_safe_and_settle(sc in scenario()) {
-        let mut w = World::new(sc.topics.clone(), Check::SameGeneration);
-        for i in 0..sc.consumers {
-            let mut cfg = config(&format!("c{i}"), &[sc.strategy], &w.topics);
-            if sc.statics {
-                cfg.group_instance_id = Some(format!("i{i}"));
-            }
-            w.add(cfg);
-        }
-        for op in &sc.ops {
-            apply(&mut w, op);
-        }
+        let mut w = world_after(&sc);
         w.run_until(600_000, 100, World::settled);
         // Deadlines set before the group settled may still rebalance it once: Kafka 3.9 keeps a
         // replaced static member's old id among the members that owe a SyncGroup, so when the
@@ -1754,17 +1760,7 @@ fn a_replaced_static_members_old_id_rebalances_a_settled_group_once() {
             Op::Response(0),
         ],
     };
-    let mut w = World::new(sc.topics.clone(), Check::SameGeneration);
-    for i in 0..sc.consumers {
-        let mut cfg = config(&format!("c{i}"), &[sc.strategy], &w.topics);
-        if sc.statics {
-            cfg.group_instance_id = Some(format!("i{i}"));
-        }
-        w.add(cfg);
-    }
-    for op in &sc.ops {
-        apply(&mut w, op);
-    }
+    let mut w = world_after(&sc);
     w.run_until(600_000, 100, World::settled);
     let generation = w.nodes[0].c.generation();
     // Static member i0 was replaced while its old id still owed a SyncGroup: the generation's

@@ -267,17 +267,8 @@ impl Harness {
                 })
                 .collect(),
         };
-        let id = self.send(
-            "client",
-            Request::OffsetCommit(Versioned {
-                api_version: 8,
-                message: req,
-            }),
-        );
-        match self.answer(id) {
-            Some(Response::OffsetCommit(r)) => r.partitions.into_iter().map(|(_, e)| e).collect(),
-            other => panic!("expected an OffsetCommit response, got {other:?}"),
-        }
+        let r = self.offset_commit(8, req);
+        r.partitions.into_iter().map(|(_, e)| e).collect()
     }
 
     fn fetch(&mut self, partitions: &[i32], require_stable: bool) -> Vec<(i64, ErrorCode)> {
@@ -337,12 +328,12 @@ impl Harness {
         id
     }
 
-    /// Sends an OffsetCommit (v9) and returns its answer.
-    fn offset_commit(&mut self, req: OffsetCommitRequest) -> OffsetCommitResponse {
+    /// Sends an OffsetCommit of `version` and returns its answer.
+    fn offset_commit(&mut self, version: i16, req: OffsetCommitRequest) -> OffsetCommitResponse {
         let id = self.send(
             "client",
             Request::OffsetCommit(Versioned {
-                api_version: 9,
+                api_version: version,
                 message: req,
             }),
         );
@@ -384,8 +375,19 @@ impl Harness {
         (a, b)
     }
 
-    /// Sends a TxnOffsetCommit (v3) for partition t-0 and returns its error.
+    /// Sends a TxnOffsetCommit (v3) of producer 9, epoch 0, offset 1 for partition t-0 and
+    /// returns its error.
     fn txn_commit(&mut self, member: &str, generation: i32) -> ErrorCode {
+        self.txn_commit_with(member, generation, 0, 1)
+    }
+
+    fn txn_commit_with(
+        &mut self,
+        member: &str,
+        generation: i32,
+        epoch: i16,
+        offset: i64,
+    ) -> ErrorCode {
         let id = self.send(
             "producer",
             Request::TxnOffsetCommit(Versioned {
@@ -394,13 +396,13 @@ impl Harness {
                     transactional_id: "tx".into(),
                     group_id: GroupId("g".into()),
                     producer_id: 9,
-                    producer_epoch: 0,
+                    producer_epoch: epoch,
                     generation_id: GenerationId(generation),
                     member_id: MemberId(member.into()),
                     group_instance_id: None,
                     partitions: vec![OffsetCommitPartition {
                         partition: TopicPartition::new("t", 0),
-                        committed_offset: 1,
+                        committed_offset: offset,
                         committed_leader_epoch: -1,
                         committed_metadata: None,
                     }],
@@ -802,33 +804,7 @@ fn every_error_code_the_coordinator_returns() {
 fn transactional_offsets_are_pending_until_the_marker() {
     let mut h = Harness::new();
     let a = h.one_member_stable();
-    let txn = |h: &mut Harness, epoch: i16, offset: i64| {
-        let id = h.send(
-            "producer",
-            Request::TxnOffsetCommit(Versioned {
-                api_version: 3,
-                message: TxnOffsetCommitRequest {
-                    transactional_id: "tx".into(),
-                    group_id: GroupId("g".into()),
-                    producer_id: 9,
-                    producer_epoch: epoch,
-                    generation_id: GenerationId(1),
-                    member_id: MemberId(a.clone()),
-                    group_instance_id: None,
-                    partitions: vec![OffsetCommitPartition {
-                        partition: TopicPartition::new("t", 0),
-                        committed_offset: offset,
-                        committed_leader_epoch: -1,
-                        committed_metadata: None,
-                    }],
-                },
-            }),
-        );
-        match h.answer(id) {
-            Some(Response::TxnOffsetCommit(r)) => r.partitions[0].1,
-            other => panic!("{other:?}"),
-        }
-    };
+    let txn = |h: &mut Harness, epoch: i16, offset: i64| h.txn_commit_with(&a, 1, epoch, offset);
     assert_eq!(txn(&mut h, 1, 4), ErrorCode::None);
     assert_eq!(
         h.fetch(&[0], true),
@@ -1473,7 +1449,7 @@ fn strings_too_long_for_a_record_are_refused() {
             committed_metadata: None,
         }],
     };
-    let r = h.offset_commit(req);
+    let r = h.offset_commit(9, req);
     assert_eq!(r.partitions[0].1, ErrorCode::InvalidRequest);
     assert!(h.log.is_empty());
 }
@@ -1754,7 +1730,7 @@ fn metadata_over_the_limit_is_too_large_even_when_no_record_could_hold_it() {
                 },
             ],
         };
-        let r = h.offset_commit(req);
+        let r = h.offset_commit(9, req);
         assert_eq!(
             r.partitions,
             vec![
@@ -1778,18 +1754,21 @@ fn metadata_over_the_limit_is_too_large_even_when_no_record_could_hold_it() {
         (40_000, ErrorCode::InvalidRequest),
         (40_001, ErrorCode::OffsetMetadataTooLarge),
     ] {
-        let r = h.offset_commit(OffsetCommitRequest {
-            group_id: GroupId("g".into()),
-            generation_id: GenerationId(-1),
-            member_id: MemberId(String::new()),
-            group_instance_id: None,
-            partitions: vec![OffsetCommitPartition {
-                partition: TopicPartition::new("t", 0),
-                committed_offset: 1,
-                committed_leader_epoch: -1,
-                committed_metadata: Some("m".repeat(len)),
-            }],
-        });
+        let r = h.offset_commit(
+            9,
+            OffsetCommitRequest {
+                group_id: GroupId("g".into()),
+                generation_id: GenerationId(-1),
+                member_id: MemberId(String::new()),
+                group_instance_id: None,
+                partitions: vec![OffsetCommitPartition {
+                    partition: TopicPartition::new("t", 0),
+                    committed_offset: 1,
+                    committed_leader_epoch: -1,
+                    committed_metadata: Some("m".repeat(len)),
+                }],
+            },
+        );
         assert_eq!(r.partitions[0].1, error, "{len} bytes of metadata");
     }
     assert!(h.log.is_empty());
