@@ -68,6 +68,7 @@ fn a_commit_marker_makes_pending_offsets_committed_and_an_abort_drops_them() {
         .collect();
     assert_eq!(pending, vec![(7, vec![&"g".to_owned()])]);
     let s = replayed(&[txn(7, 0, offset("g", 0, 10)), marker(7, 0, true)]);
+    assert_eq!(s.entries(), 2, "every entry counts, markers too");
     assert_eq!(committed(&s, 0), Some(10));
     assert!(!s.has_pending("g", "t", 0));
     assert!(s.pending().is_empty(), "{:?}", s.pending());

@@ -729,6 +729,8 @@ fn the_durable_state_holds_every_transactional_id() {
 #[test]
 fn transaction_states_have_kafkas_names() {
     let names: Vec<&str> = TxnState::ALL.iter().map(|s| s.name()).collect();
+    let shown: Vec<String> = TxnState::ALL.iter().map(|s| s.to_string()).collect();
+    assert_eq!(shown, names, "Display shows the name");
     assert_eq!(
         names,
         [
@@ -1868,4 +1870,20 @@ proptest! {
             run.check();
         }
     }
+}
+
+/// `AddPartitionsToTxnResponse::errors` lists every partition's error, topic by topic.
+#[test]
+fn an_add_partitions_response_lists_every_partitions_error() {
+    let TxnOutput::Response {
+        response: TxnResponse::AddPartitionsToTxn(r),
+        ..
+    } = add_resp(ErrorCode::ProducerFenced, &[("a", &[0, 1]), ("b", &[2])])
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        r.errors().collect::<Vec<_>>(),
+        vec![ErrorCode::ProducerFenced; 3]
+    );
 }
