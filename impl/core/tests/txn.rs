@@ -1887,3 +1887,107 @@ fn an_add_partitions_response_lists_every_partitions_error() {
         vec![ErrorCode::ProducerFenced; 3]
     );
 }
+
+/// A transaction record lists the partitions grouped by topic, as Kafka writes them; the
+/// partitions of a record in state Empty are ignored, as Kafka's loader ignores them.
+#[test]
+fn a_transaction_record_groups_partitions_by_topic() {
+    let m = meta(
+        FIRST_PID,
+        0,
+        TxnState::Ongoing,
+        &[("a", 0), ("a", 1), ("b", 0)],
+        T0,
+        T0,
+    );
+    let v = TxnLogValue::of(&m);
+    assert_eq!(
+        v.transaction_partitions,
+        Some(vec![
+            TxnLogPartitions {
+                topic: "a".to_owned(),
+                partition_ids: vec![0, 1],
+            },
+            TxnLogPartitions {
+                topic: "b".to_owned(),
+                partition_ids: vec![0],
+            },
+        ])
+    );
+    assert_eq!(v.to_metadata().partitions, m.partitions);
+    let empty = TxnLogValue {
+        transaction_status: TxnState::Empty,
+        ..v
+    };
+    assert!(empty.to_metadata().partitions.is_empty());
+}
+
+/// The coordinator reports the configuration it was given.
+#[test]
+fn the_coordinator_reports_its_configuration() {
+    let config = TxnConfig {
+        coordinator_epoch: 7,
+        ..TxnConfig::default()
+    };
+    let c = TransactionCoordinator::new(config.clone(), SequentialProducerIds::default())
+        .expect("valid config");
+    assert_eq!(c.config(), &config);
+}
+
+/// When the epoch is exhausted the producer id rotates: the generator's next id, 0 included,
+/// at epoch 0.
+#[test]
+fn an_exhausted_epoch_rotates_to_the_next_producer_id_even_zero() {
+    let log = vec![TxnLogRecord::of(
+        "t",
+        &meta(
+            FIRST_PID,
+            i16::MAX - 1,
+            TxnState::CompleteCommit,
+            &[],
+            T0,
+            T0,
+        ),
+    )];
+    let mut h = Harness::with_log(log, 0);
+    let out = h.at(T0 + 10, init_v(4, "t", TIMEOUT, FIRST_PID, i16::MAX - 1));
+    assert_eq!(
+        out.last(),
+        Some(&init_resp(ErrorCode::None, 0, 0)),
+        "{out:?}"
+    );
+}
+
+/// An InitProducerId naming a producer id that is neither the current nor the previous one is
+/// fenced, however exhausted the epoch it names.
+#[test]
+fn an_unknown_producer_id_with_an_exhausted_epoch_is_fenced() {
+    let mut h = initialised("t");
+    assert_eq!(
+        h.at(
+            T0 + 20,
+            init_v(4, "t", TIMEOUT, FIRST_PID + 9, i16::MAX - 1)
+        ),
+        vec![init_err(ErrorCode::ProducerFenced)]
+    );
+}
+
+/// An Ongoing transaction at epoch `i16::MAX` cannot be fenced, so it never times out; one at a
+/// lower epoch is aborted once its timeout has passed.
+#[test]
+fn a_transaction_at_the_last_epoch_never_times_out() {
+    for (epoch, aborted) in [(i16::MAX - 1, true), (i16::MAX, false)] {
+        let log = vec![TxnLogRecord::of(
+            "t",
+            &meta(FIRST_PID, epoch, TxnState::Ongoing, &[("in", 0)], T0, T0),
+        )];
+        let mut h = Harness::with_log(log, FIRST_PID + 1);
+        h.timeout(T0 + 10 * TIMEOUT as u64);
+        assert_eq!(
+            h.meta("t").state != TxnState::Ongoing,
+            aborted,
+            "epoch {epoch}: {:?}",
+            h.meta("t")
+        );
+    }
+}
