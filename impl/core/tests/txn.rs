@@ -1956,6 +1956,11 @@ fn an_exhausted_epoch_rotates_to_the_next_producer_id_even_zero() {
         Some(&init_resp(ErrorCode::None, 0, 0)),
         "{out:?}"
     );
+    // The previous id is accepted only as a retry of that rotation (its exhausted epoch).
+    assert_eq!(
+        h.at(T0 + 20, init_v(4, "t", TIMEOUT, FIRST_PID, 5)),
+        vec![init_err(ErrorCode::ProducerFenced)]
+    );
 }
 
 /// An InitProducerId naming a producer id that is neither the current nor the previous one is
@@ -1982,6 +1987,12 @@ fn a_transaction_at_the_last_epoch_never_times_out() {
             &meta(FIRST_PID, epoch, TxnState::Ongoing, &[("in", 0)], T0, T0),
         )];
         let mut h = Harness::with_log(log, FIRST_PID + 1);
+        let deadline = T0 + TIMEOUT as u64 + 1;
+        assert_eq!(
+            h.c.poll_timeout().is_some_and(|t| t <= deadline),
+            aborted,
+            "epoch {epoch}: a deadline only when it can be aborted"
+        );
         h.timeout(T0 + 10 * TIMEOUT as u64);
         assert_eq!(
             h.meta("t").state != TxnState::Ongoing,
