@@ -315,11 +315,19 @@ impl Harness {
         }
     }
 
+    /// KIP-394's first round for a new dynamic member: a JoinGroup (v5) with an empty member id
+    /// is answered MEMBER_ID_REQUIRED with the id to join with.
+    fn new_member_id(&mut self) -> String {
+        let first = self.join_request("", None, &["range"], 5);
+        let r = self.join(first);
+        assert_eq!(r.error_code, ErrorCode::MemberIdRequired);
+        r.member_id.0
+    }
+
     /// A dynamic member joins an empty group (MEMBER_ID_REQUIRED, then the join with its id,
     /// then KIP-134's delay) and, as leader, syncs `assignment` for itself.
     fn one_member_stable(&mut self) -> String {
-        let first = self.join_request("", None, &["range"], 5);
-        let id = self.join(first).member_id.0;
+        let id = self.new_member_id();
         let join = self.join_request(&id, None, &["range"], 5);
         self.advance(DELAY);
         let j = self.join(join);
@@ -418,8 +426,7 @@ impl Harness {
     /// A Stable group of two dynamic members, the leader first, in generation 2.
     fn two_members_stable(&mut self) -> (String, String) {
         let a = self.one_member_stable();
-        let first = self.join_request("", None, &["range"], 5);
-        let b = self.join(first).member_id.0;
+        let b = self.new_member_id();
         let join_b = self.join_request(&b, None, &["range"], 5);
         let join_a = self.join_request(&a, None, &["range"], 5);
         self.join(join_a);
@@ -520,8 +527,7 @@ fn join_group_before_v4_joins_at_once_without_member_id_required() {
 fn a_second_member_starts_a_rebalance_that_ends_when_both_have_joined() {
     let mut h = Harness::new();
     let a = h.one_member_stable();
-    let first = h.join_request("", None, &["range"], 5);
-    let b = h.join(first).member_id.0;
+    let b = h.new_member_id();
     let join_b = h.join_request(&b, None, &["range"], 5);
     assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
     assert_eq!(h.heartbeat(&a, None, 1), ErrorCode::RebalanceInProgress);
@@ -562,8 +568,7 @@ fn a_member_that_stops_heartbeating_is_removed_and_the_group_empties() {
 fn a_member_that_does_not_rejoin_is_dropped_at_the_rebalance_timeout() {
     let mut h = Harness::new();
     let a = h.one_member_stable();
-    let first = h.join_request("", None, &["range"], 5);
-    let b = h.join(first).member_id.0;
+    let b = h.new_member_id();
     let join_b = h.join_request(&b, None, &["range"], 5);
     // `a` keeps heartbeating but never rejoins.
     for _ in 0..(2 * REBALANCE / SESSION - 1) {
@@ -581,8 +586,7 @@ fn a_member_that_does_not_rejoin_is_dropped_at_the_rebalance_timeout() {
 #[test]
 fn members_that_do_not_sync_within_the_rebalance_timeout_are_removed() {
     let mut h = Harness::new();
-    let first = h.join_request("", None, &["range"], 5);
-    let id = h.join(first).member_id.0;
+    let id = h.new_member_id();
     let join = h.join_request(&id, None, &["range"], 5);
     h.advance(DELAY);
     assert_eq!(h.join(join).generation_id, GenerationId(1));
@@ -645,8 +649,7 @@ fn a_static_replacement_answers_the_old_ids_waiting_join_fenced() {
     assert_eq!(h.sync(s).error_code, ErrorCode::None);
     assert_eq!(r_a.generation_id, GenerationId(2));
     // The static member's old id now waits in a rebalance another member started.
-    let first = h.join_request("", None, &["range"], 5);
-    let c = h.join(first).member_id.0;
+    let c = h.new_member_id();
     let _join_c = h.join_request(&c, None, &["range"], 5);
     let waiting = h.join_request(&s1, Some("i1"), &["range"], 5);
     assert!(h.answer(waiting).is_none());
@@ -773,8 +776,7 @@ fn every_error_code_the_coordinator_returns() {
     );
 
     // REBALANCE_IN_PROGRESS: a commit in CompletingRebalance; a sync in PreparingRebalance.
-    let first = h.join_request("", None, &["range"], 5);
-    let b = h.join(first).member_id.0;
+    let b = h.new_member_id();
     let jb = h.join_request(&b, None, &["range"], 5);
     let s = h.sync_request(&a, None, 1, &[]);
     assert_eq!(h.sync(s).error_code, ErrorCode::RebalanceInProgress);
@@ -1866,8 +1868,7 @@ fn the_protocol_with_the_most_votes_wins_over_the_first_members_preference() {
 fn poll_timeout_names_the_earliest_live_deadline() {
     let mut h = Harness::new();
     let t0 = h.now;
-    let first = h.join_request("", None, &["range"], 5);
-    let a = h.join(first).member_id.0;
+    let a = h.new_member_id();
     // The pending member (KIP-394) must rejoin within its session timeout.
     assert_eq!(h.c.poll_timeout(), Some(t0 + SESSION as u64));
     h.advance(1_000);
@@ -1891,8 +1892,7 @@ fn poll_timeout_names_the_earliest_live_deadline() {
 fn a_pending_member_that_never_rejoins_stops_holding_up_the_join_phase() {
     let mut h = Harness::new();
     let a = h.one_member_stable();
-    let first = h.join_request("", None, &["range"], 5);
-    let pending = h.join(first).member_id.0;
+    let pending = h.new_member_id();
     let rejoin = h.join_request(&a, None, &["range"], 5);
     assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
     h.advance(SESSION as u64 - 1);
@@ -1934,12 +1934,10 @@ fn the_session_timeout_bounds_are_inclusive() {
 #[test]
 fn a_newcomer_during_the_initial_delay_extends_it() {
     let mut h = Harness::new();
-    let first = h.join_request("", None, &["range"], 5);
-    let a = h.join(first).member_id.0;
+    let a = h.new_member_id();
     let join_a = h.join_request(&a, None, &["range"], 5);
     h.advance(DELAY - 1_000);
-    let first = h.join_request("", None, &["range"], 5);
-    let b = h.join(first).member_id.0;
+    let b = h.new_member_id();
     let join_b = h.join_request(&b, None, &["range"], 5);
     h.advance(1_000);
     assert!(
@@ -2008,15 +2006,13 @@ fn a_member_waiting_for_its_assignment_outlives_its_session() {
 #[test]
 fn newcomers_extend_the_initial_delay_at_most_to_the_rebalance_timeout() {
     let mut h = Harness::new();
-    let first = h.join_request("", None, &["range"], 5);
-    let a = h.join(first).member_id.0;
+    let a = h.new_member_id();
     let join_a = h.join_request(&a, None, &["range"], 5);
     let t0 = h.now;
     while h.now < t0 + REBALANCE as u64 - 1_000 {
         h.advance(1_000);
         assert!(h.answer(join_a).is_none(), "at {}", h.now - t0);
-        let first = h.join_request("", None, &["range"], 5);
-        let id = h.join(first).member_id.0;
+        let id = h.new_member_id();
         h.join_request(&id, None, &["range"], 5);
     }
     h.advance(1_000);
@@ -2058,8 +2054,7 @@ fn a_join_phase_of_absent_static_members_waits_another_rebalance_timeout() {
     let mut h = Harness::new();
     let (a, b) = h.two_static_members_stable();
     // A dynamic newcomer starts a rebalance and leaves again.
-    let first = h.join_request("", None, &["range"], 5);
-    let c = h.join(first).member_id.0;
+    let c = h.new_member_id();
     let jc = h.join_request(&c, None, &["range"], 5);
     assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
     let leave = h.send(
